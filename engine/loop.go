@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Run makes decisions until ctx ends, the pacer returns io.EOF, or
+// Options.MaxDecisions is reached. It returns nil on a clean stop. An action
+// in flight when ctx ends is given ShutdownGrace to finish, then recorded as
+// interrupted; the next start checks it against the real capacity.
+func (e *Engine) Run(ctx context.Context, p Pacer) error {
+	if err := e.restore(ctx); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.pacer = p
+	e.mu.Unlock()
+	waitCh := make(chan error, 1)
+	waiting := false
+	expiry := time.NewTicker(time.Second)
+	defer expiry.Stop()
+	for {
+		if !waiting {
+			waiting = true
+			go func() { waitCh <- p.Wait(ctx) }()
+		}
+		select {
+		case <-ctx.Done():
+			return e.shutdown(ctx)
+		case err := <-waitCh:
+			waiting = false
+			if errors.Is(err, io.EOF) {
+				return e.shutdown(ctx)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return e.shutdown(ctx)
+				}
+				return fmt.Errorf("pacer: %w", err)
+			}
+			e.decide(ctx)
+			if e.o.MaxDecisions > 0 && e.Summary().Decisions >= e.o.MaxDecisions {
+				return e.shutdown(ctx)
+			}
+		case c := <-e.cmds:
+			c.reply <- e.handle(ctx, c)
+		case r := <-e.applyDone:
+			e.finishApply(ctx, r)
+		case <-expiry.C:
+			e.expire(ctx)
+		}
+	}
+}
+
+// shutdown waits a little for an action in flight, then records it as
+// interrupted (it stays in the state file for the next start to check).
+func (e *Engine) shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	inf := e.inFlight
+	e.mu.Unlock()
+	if inf == nil {
+		return nil
+	}
+	rctx := context.WithoutCancel(ctx)
+	select {
+	case r := <-e.applyDone:
+		e.finishApply(rctx, r)
+	case <-time.After(e.o.ShutdownGrace):
+		ev := Event{Type: TypeActionResult, DecisionID: inf.DecisionID, TS: e.o.Clock.Now(),
+			ScaleSet: e.o.ScaleSetName, From: inf.From, To: inf.To, By: "engine", Outcome: OutcomeInterrupted,
+			Error: "scalepilot stopped before the action finished; the next start checks the real capacity"}
+		e.journal(rctx, ev)
+		e.notify(EventNote{Event: ev})
+	}
+	return nil
+}
+
+func (e *Engine) finishApply(ctx context.Context, r applyResult) {
+	e.settle(ctx, r.dec, r.err)
+	ev := e.resultEvent(r.dec, r.by, r.err, r.took)
+	e.mu.Lock()
+	if ev.Outcome == OutcomeApplied {
+		e.status.Capacity = r.dec.Desired
+	}
+	e.mu.Unlock()
+	e.journal(ctx, ev)
+	e.notify(EventNote{Event: ev})
+	e.publish()
+}
+
+// expire drops approval cards whose wall-clock time is up. They are never
+// applied on their own.
+func (e *Engine) expire(ctx context.Context) {
+	now := e.o.Wall.Now()
+	var gone []Pending
+	e.mu.Lock()
+	kept := e.pending[:0]
+	for _, p := range e.pending {
+		if now.After(p.Expires) {
+			gone = append(gone, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	e.pending = kept
+	e.mu.Unlock()
+	for _, p := range gone {
+		ev := Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
+			From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: "nobody answered in time; not applied"}
+		e.journal(ctx, ev)
+		e.notify(EventNote{Event: ev})
+	}
+	if len(gone) > 0 {
+		e.publish()
+	}
+}
+
+// send hands a command to Run and waits for its answer.
+func (e *Engine) send(c command) error {
+	c.reply = make(chan error, 1)
+	select {
+	case e.cmds <- c:
+	case <-time.After(10 * time.Second):
+		return errors.New("the engine is busy or not running: try again")
+	}
+	return <-c.reply
+}
+
+// Approve applies the pending action with that decision id.
+func (e *Engine) Approve(id string) error { return e.send(command{kind: "approve", id: id}) }
+
+// Reject drops the pending action with that decision id.
+func (e *Engine) Reject(id string) error { return e.send(command{kind: "reject", id: id}) }
+
+// DecideNow asks Run for a decision at once. It does not wait for it.
+func (e *Engine) DecideNow() {
+	go func() { _ = e.send(command{kind: "decide"}) }()
+}
+
+// ScaleTo asks for a manual capacity. It must lie within min and max and no
+// action may be in flight; it is recorded as a decision with reason "manual"
+// and applied unless the mode is dry-run.
+func (e *Engine) ScaleTo(n int) error { return e.send(command{kind: "scale", n: n}) }
+
+// SetMode switches the mode from the next decision on.
+func (e *Engine) SetMode(m Mode) error {
+	if !m.Valid() {
+		return fmt.Errorf("invalid mode %q: use auto, approve or dry-run", m)
+	}
+	if e.o.ReadOnly && m != ModeDryRun {
+		return errors.New("started read-only (--dry-run): restart without it to change the mode")
+	}
+	e.mu.Lock()
+	e.mode = m
+	e.summary.Mode = m
+	e.mu.Unlock()
+	e.log.Info("mode changed", "mode", m)
+	e.publish()
+	return nil
+}
+
+// SetModels chooses the primary and fallback model for the next decisions.
+func (e *Engine) SetModels(mc ModelChoice) {
+	e.mu.Lock()
+	e.models = mc
+	e.mu.Unlock()
+	e.log.Info("models changed", "primary", mc.Primary, "fallback", mc.Fallback)
+	e.publish()
+}
+
+func (e *Engine) handle(ctx context.Context, c command) error {
+	switch c.kind {
+	case "decide":
+		e.decide(ctx)
+		return nil
+	case "approve", "reject":
+		return e.answer(ctx, c.id, c.kind == "approve")
+	case "scale":
+		return e.manual(ctx, c.n)
+	}
+	return fmt.Errorf("unknown command %q", c.kind)
+}
+
+func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
+	e.mu.Lock()
+	idx := -1
+	for i, p := range e.pending {
+		if p.Decision.ID == id {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		e.mu.Unlock()
+		return fmt.Errorf("%w: %s (it may have expired or been superseded)", ErrUnknownID, id)
+	}
+	p := e.pending[idx]
+	if approve && e.inFlight != nil {
+		e.mu.Unlock()
+		return ErrBusy
+	}
+	e.pending = append(e.pending[:idx], e.pending[idx+1:]...)
+	e.mu.Unlock()
+	d := p.Decision
+	typ := TypeRejected
+	if approve {
+		typ = TypeApproved
+	}
+	ev := Event{Type: typ, DecisionID: d.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
+		From: d.Current, To: d.Desired, By: "operator"}
+	e.journal(ctx, ev)
+	e.notify(EventNote{Event: ev})
+	if approve {
+		e.apply(ctx, d, "operator")
+	}
+	e.publish()
+	return nil
+}
+
+// apply carries out an approved or manual decision.
+func (e *Engine) apply(ctx context.Context, d Decision, by string) {
+	if e.o.SyncApply {
+		err := e.applySync(ctx, &d)
+		ev := e.resultEvent(d, by, err, 0)
+		e.journal(ctx, ev)
+		e.notify(EventNote{Event: ev})
+		return
+	}
+	e.startApply(ctx, d, by)
+}
+
+func (e *Engine) manual(ctx context.Context, n int) error {
+	p := e.o.Policy
+	if n < p.Min || n > p.Max {
+		return fmt.Errorf("capacity %d is outside min %d and max %d", n, p.Min, p.Max)
+	}
+	e.mu.Lock()
+	busy := e.inFlight != nil
+	mode := e.mode
+	e.mu.Unlock()
+	if busy {
+		return ErrBusy
+	}
+	state, err := e.o.ScaleSet.State(ctx)
+	if err != nil {
+		return fmt.Errorf("read scale set before a manual scale: %w", err)
+	}
+	if state.Updating {
+		return ErrBusy
+	}
+	now := e.o.Clock.Now()
+	d := Decision{Type: TypeDecision, ID: newID(), TS: now, ScaleSet: e.o.ScaleSetName, Mode: mode,
+		Current: state.Capacity, Desired: n, Action: ActionFor(state.Capacity, n), Reason: ReasonManual,
+		Message: fmt.Sprintf("operator asked for %d instances", n), Advisor: "operator", Recommended: n,
+		Edits: []Edit{}}
+	if d.Action == ActionHold {
+		e.record(ctx, d)
+		return nil
+	}
+	if mode == ModeDryRun || e.o.ReadOnly {
+		d.Notes = append(d.Notes, "dry-run: not applied")
+		e.record(ctx, d)
+		e.publish()
+		return nil
+	}
+	if e.o.SyncApply {
+		err := e.applySync(ctx, &d)
+		e.record(ctx, d)
+		ev := e.resultEvent(d, "operator", err, 0)
+		e.journal(ctx, ev)
+		e.notify(EventNote{Event: ev})
+		e.publish()
+		return err
+	}
+	e.record(ctx, d)
+	e.startApply(ctx, d, "operator")
+	e.publish()
+	return nil
+}
