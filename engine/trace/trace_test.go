@@ -174,7 +174,7 @@ func TestDefaultTrace(t *testing.T) {
 		if wd := tr.Time(day * 288).Weekday(); wd == time.Saturday || wd == time.Sunday {
 			continue
 		}
-		night := mean(tr.Load[day*288 : day*288+72])              // 00:00-06:00
+		night := mean(tr.Load[day*288 : day*288+72])             // 00:00-06:00
 		afternoon := mean(tr.Load[day*288+144 : day*288+144+72]) // 12:00-18:00
 		if afternoon < 1.5*night {
 			t.Errorf("day %d: afternoon mean %.0f not well above night mean %.0f", day, afternoon, night)
