@@ -284,7 +284,9 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 	fs.BoolVar(&c.Help, "help", false, "show this help")
 	fs.BoolVar(&c.Help, "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
-		return nil, usage("%v (see scalepilot --help)", err)
+		msg := strings.Replace(err.Error(), "flag -", "flag --", 1)
+		msg = strings.Replace(msg, "flag provided but not defined: -", "unknown flag --", 1)
+		return nil, usage("%s (see scalepilot --help)", msg)
 	}
 	if fs.NArg() > 0 {
 		return nil, usage("unexpected argument %q (see scalepilot --help)", fs.Arg(0))
@@ -489,7 +491,7 @@ func (c *Config) Print(w io.Writer) {
 		fmt.Fprintf(w, "# file: none\n")
 	}
 	for _, s := range c.settings {
-		v := s.String()
+		v := maskURL(s.String())
 		if s.secret && v != "" {
 			v = "****"
 		}
@@ -574,4 +576,22 @@ func FlagNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// maskURL hides the password of a URL with user information.
+func maskURL(v string) string {
+	i := strings.Index(v, "://")
+	if i < 0 {
+		return v
+	}
+	rest := v[i+3:]
+	at := strings.IndexByte(rest, '@')
+	if at < 0 || strings.IndexByte(rest[:at], '/') >= 0 {
+		return v
+	}
+	user := rest[:at]
+	if c := strings.IndexByte(user, ':'); c >= 0 {
+		user = user[:c] + ":****"
+	}
+	return v[:i+3] + user + rest[at:]
 }
