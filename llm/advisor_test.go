@@ -303,7 +303,7 @@ func TestAdviseRetries5xxAnd429WithJitteredBackoff(t *testing.T) {
 func TestAdviseGivesUpAfterRetriesThenFallsBack(t *testing.T) {
 	fail := status(503, `{"error":"service unavailable"}`)
 	fake := newFake(t, fail, fail, fail, answer())
-	h := newHarness(t, fake.srv.URL, func(c *Config) { c.BackoffBase, c.BackoffMax = time.Second, 1500 * time.Millisecond })
+	h := newHarness(t, fake.srv.URL, func(c *Config) { c.BackoffBase, c.BackoffMax = time.Second, 1500*time.Millisecond })
 	adv, err := h.adv.Advise(t.Context(), h.request("llama3:8b", "mistral:7b"))
 	if err != nil {
 		t.Fatal(err)
