@@ -70,7 +70,7 @@ func Decide(in DecideInput) Outcome {
 		if adv.HasConfidence {
 			conf = adv.Confidence
 		}
-		if conf < p.ConfidenceThreshold {
+		if !(conf >= p.ConfidenceThreshold) { // a NaN confidence holds too
 			return hold(cur, ReasonLowConfidence, fmt.Sprintf(
 				"%s recommends %d with confidence %.2f, below the %.2f threshold: holding",
 				adv.Model, adv.Recommended, conf, p.ConfidenceThreshold), nil)
