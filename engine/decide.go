@@ -138,10 +138,18 @@ func flapFloor(in Inputs, cur int, p Policy) int {
 	if in.CPU.Available {
 		floor = max(floor, projectFloor(in.CPU.Current, cur, p.ScaleOutCPU))
 	}
-	if in.Memory.Available {
+	if inPercent(in.Memory) {
 		floor = max(floor, projectFloor(in.Memory.Current, cur, p.ScaleOutMemory))
 	}
 	return floor
+}
+
+// inPercent reports whether s has a reading the percent thresholds apply to.
+// A source that names no unit is taken at its word as percent; a reading in
+// another unit (bytes of free memory, say) would otherwise project to
+// millions of percent and block every scale-in.
+func inPercent(s MetricSummary) bool {
+	return s.Available && (s.Unit == UnitPercent || s.Unit == "")
 }
 
 func projectFloor(util float64, cur int, threshold float64) int {

@@ -60,7 +60,7 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 				peak, p.ScaleInWindow, current, p.TargetCPU)
 		}
 	}
-	if in.Memory.Available && in.Memory.Current > p.ScaleOutMemory {
+	if inPercent(in.Memory) && in.Memory.Current > p.ScaleOutMemory {
 		if byMem := ceilDiv(float64(current)*in.Memory.Current, p.ScaleOutMemory); byMem > want {
 			want = byMem
 			a.Reasoning += fmt.Sprintf("; memory %.0f%% is above %.0f%%", in.Memory.Current, p.ScaleOutMemory)
