@@ -32,7 +32,7 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 	ratio := util / p.TargetCPU
 	want := current
 	switch {
-	case math.Abs(ratio-1) <= p.Tolerance:
+	case inBand(ratio, p.Tolerance):
 		a.Reasoning = fmt.Sprintf("CPU %.0f%% is within %.0f%% of the %.0f%% target",
 			util, p.Tolerance*100, p.TargetCPU)
 	case ratio > 1:
@@ -51,7 +51,7 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 		if !ok {
 			peak = util
 		}
-		if math.Abs(peak/p.TargetCPU-1) <= p.Tolerance || peak >= p.TargetCPU {
+		if inBand(peak/p.TargetCPU, p.Tolerance) || peak >= p.TargetCPU {
 			a.Reasoning = fmt.Sprintf("CPU %.0f%% now but peaked at %.0f%% in the last %s: wait before scaling in",
 				util, peak, p.ScaleInWindow)
 		} else {
@@ -72,6 +72,13 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 	a.Recommended = want
 	a.Reasoning += fmt.Sprintf(": recommend %d", want)
 	return a
+}
+
+// inBand reports whether ratio lies within tolerance of 1, edges included:
+// the small slack keeps 66% of a 60% target inside a 10% band, which float
+// arithmetic (66/60-1 = 0.10000000000000009) would otherwise leave out.
+func inBand(ratio, tolerance float64) bool {
+	return math.Abs(ratio-1) <= tolerance+1e-9
 }
 
 // ceilDiv returns ceil(x / d) as an int, guarding float noise just above an
