@@ -50,10 +50,11 @@ func (s *Sim) Metrics(ctx context.Context, q engine.MetricsQuery) (engine.Metric
 		if !math.IsNaN(st.Demand) {
 			served = math.Min(st.Demand, float64(st.Active))
 		}
+		scale := s.columnScale(st.Active)
 		m.CPU.Points = append(m.CPU.Points, point(st.T, util))
-		m.Memory.Points = append(m.Memory.Points, point(st.T, column(s.tr.Memory, k, memBase+memPerCPU*util)))
-		m.NetIn.Points = append(m.NetIn.Points, point(st.T, column(s.tr.NetIn, k, served*netInPerDemand)))
-		m.NetOut.Points = append(m.NetOut.Points, point(st.T, column(s.tr.NetOut, k, served*netOutPerDemand)))
+		m.Memory.Points = append(m.Memory.Points, point(st.T, column(s.tr.Memory, k, scale, memBase+memPerCPU*util)))
+		m.NetIn.Points = append(m.NetIn.Points, point(st.T, column(s.tr.NetIn, k, scale, served*netInPerDemand)))
+		m.NetOut.Points = append(m.NetOut.Points, point(st.T, column(s.tr.NetOut, k, scale, served*netOutPerDemand)))
 	}
 	return m, nil
 }
@@ -69,13 +70,25 @@ func (s *Sim) netSeries(name engine.MetricName, col []float64) engine.Series {
 	return engine.Series{Name: name, Unit: unit}
 }
 
-// column returns the trace column's value at k, or derived when the trace
-// has no such column.
-func column(col []float64, k int, derived float64) float64 {
+// columnScale is the factor from the trace's per-machine columns to this
+// many serving instances (see the package comment): NaN when none serve.
+func (s *Sim) columnScale(active int) float64 {
+	switch {
+	case s.fleet == 0:
+		return 1
+	case active == 0:
+		return math.NaN()
+	}
+	return s.fleet / float64(active)
+}
+
+// column returns the trace column's value at k times scale, capped at 100,
+// or derived when the trace has no such column.
+func column(col []float64, k int, scale, derived float64) float64 {
 	if col == nil {
 		return derived
 	}
-	return col[k]
+	return math.Min(col[k]*scale, pctScale)
 }
 
 func point(t time.Time, v float64) engine.Point {

@@ -21,11 +21,22 @@
 // step counts neither as unmet nor as hot (it still costs).
 //
 // Memory and network come from the trace's own columns when it has them
-// (Alibaba, Google's memory). Otherwise they are derived from the served
-// load and marked Derived: memory per instance = 30 % + 0.4 × CPU %, so a
-// fully busy instance uses 70 %; network in and out of the whole scale set
-// = served demand × 2 MB/s and × 5 MB/s (a web server sends more than it
-// receives).
+// (Alibaba, Google's memory). Those columns are per-machine averages of the
+// fleet that recorded the trace, at the trace's CPU level. The simulator
+// serves the same load with its own number of instances, so it scales the
+// columns by the same factor as the CPU: value × (fleet size ÷ serving
+// instances), where the fleet size is the capacity at which the simulated
+// CPU equals the trace's (100 × MeanDemand ÷ the trace's mean CPU), capped
+// at 100. At that capacity the metrics are the trace's own values; with
+// twice the instances each one carries half. Without this, a column that
+// ignores capacity (Alibaba's memory sits at 78-95 %) would keep asking for
+// more instances however many were added. A counts trace has no CPU level,
+// so its columns, if any, are used unchanged.
+//
+// Otherwise memory and network are derived from the served load and marked
+// Derived: memory per instance = 30 % + 0.4 × CPU %, so a fully busy
+// instance uses 70 %; network in and out of the whole scale set = served
+// demand × 2 MB/s and × 5 MB/s (a web server sends more than it receives).
 package sim
 
 import (
@@ -94,7 +105,8 @@ type Sim struct {
 	demand  []float64
 	step    time.Duration
 	delay   time.Duration
-	first   int // step of the first decision
+	first   int     // step of the first decision
+	fleet   float64 // instances at which the simulated CPU equals the trace's; 0: columns unscaled
 	log     *slog.Logger
 	start   int
 	mu      sync.Mutex
@@ -165,7 +177,7 @@ func New(tr *trace.Trace, o Options) (*Sim, error) {
 			tr.Name, tr.Len(), tr.Step, o.Warmup)
 	}
 	s := &Sim{
-		name: o.Name, tr: tr, demand: demand, step: o.Step, delay: max(o.ProvisionDelay, 0),
+		name: o.Name, tr: tr, demand: demand, fleet: fleetSize(tr, demand), step: o.Step, delay: max(o.ProvisionDelay, 0),
 		first: first, log: o.Logger, active: o.StartCapacity, start: o.StartCapacity,
 		hist: make([]StepStat, 0, tr.Len()),
 	}
@@ -174,6 +186,21 @@ func New(tr *trace.Trace, o Options) (*Sim, error) {
 		s.i++
 	}
 	return s, nil
+}
+
+// fleetSize is the number of instances at which the simulated CPU equals the
+// trace's own CPU level, for a percentages trace: demand = load × f, so the
+// fleet is 100 × f. It is 0 for a counts trace.
+func fleetSize(tr *trace.Trace, demand []float64) float64 {
+	if tr.Kind != trace.Percentages {
+		return 0
+	}
+	for i, v := range tr.Load {
+		if v > 0 && !math.IsNaN(v) {
+			return pctScale * demand[i] / v
+		}
+	}
+	return 0
 }
 
 func withDefaults(o Options) Options {
@@ -187,7 +214,7 @@ func withDefaults(o Options) Options {
 		o.ProvisionDelay = DefaultProvisionDelay
 	}
 	if o.StartCapacity == 0 {
-		o.StartCapacity = max(1, int(math.Ceil(o.MeanDemand/startTargetShare)))
+		o.StartCapacity = DefaultStartCapacity(o.MeanDemand)
 	}
 	if o.Step == 0 {
 		o.Step = trace.DefaultStep
@@ -199,6 +226,12 @@ func withDefaults(o Options) Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// DefaultStartCapacity is the start capacity when Options.StartCapacity is
+// 0: enough instances to serve mean demand at 60 % CPU.
+func DefaultStartCapacity(mean float64) int {
+	return max(1, int(math.Ceil(mean/startTargetShare)))
 }
 
 // Now returns trace time: the start of the step in progress, or the end of

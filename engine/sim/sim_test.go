@@ -167,20 +167,37 @@ func TestMetricsWindow(t *testing.T) {
 	}
 }
 
+// TestTraceColumnsAreUsed: tiny(40, 50, 60) has mean CPU 50, so with mean
+// demand 5 the trace's fleet is 10 instances: at 10 the columns are the
+// trace's own values, at 20 each instance carries half.
 func TestTraceColumnsAreUsed(t *testing.T) {
-	tr := tiny(40, 50, 60)
-	tr.Memory = []float64{81, 82, 83}
-	tr.NetIn, tr.NetOut, tr.NetUnit = []float64{35, 36, 37}, []float64{27, 28, 29}, trace.UnitRelative
-	s, err := New(tr, Options{Warmup: 10 * time.Minute})
+	ctx := context.Background()
+	tr := tiny(40, 50, 60, 50)
+	tr.Memory = []float64{81, 82, 83, 84}
+	tr.NetIn, tr.NetOut, tr.NetUnit = []float64{35, 36, 37, 38}, []float64{27, 28, 29, 30}, trace.UnitRelative
+	s, err := New(tr, Options{StartCapacity: 10, Warmup: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := s.Metrics(context.Background(), engine.MetricsQuery{Lookback: time.Hour})
+	m, _ := s.Metrics(ctx, engine.MetricsQuery{Lookback: time.Hour})
 	if m.Memory.Derived || m.NetIn.Derived || m.NetIn.Unit != engine.UnitRelative {
 		t.Fatalf("trace columns marked derived: %+v %+v", m.Memory, m.NetIn)
 	}
-	if m.Memory.Points[1].V != 82 || m.NetOut.Points[0].V != 27 {
+	if !near(m.Memory.Points[1].V, 82) || !near(m.NetOut.Points[0].V, 27) {
 		t.Errorf("memory %v, network out %v; want the trace's 82 and 27", m.Memory.Points, m.NetOut.Points)
+	}
+	_ = s.SetCapacity(ctx, 20)
+	s.Advance() // step 2 served by 10, the new ones serve from step 3
+	s.Advance()
+	m, _ = s.Metrics(ctx, engine.MetricsQuery{Lookback: 5 * time.Minute})
+	if len(m.Memory.Points) != 1 || !near(m.Memory.Points[0].V, 42) || !near(m.NetIn.Points[0].V, 19) {
+		t.Errorf("on 20 instances: memory %v, network in %v; want 84/2 and 38/2", m.Memory.Points, m.NetIn.Points)
+	}
+	counts := tiny(40, 50, 60)
+	counts.Kind, counts.Memory = trace.Counts, []float64{81, 82, 83}
+	s, _ = New(counts, Options{StartCapacity: 3, Warmup: 10 * time.Minute})
+	if m, _ := s.Metrics(ctx, engine.MetricsQuery{Lookback: time.Hour}); !near(m.Memory.Points[1].V, 82) {
+		t.Errorf("a counts trace's column must be used unchanged: %v", m.Memory.Points)
 	}
 }
 
