@@ -93,7 +93,8 @@ func (e *Engine) finishApply(ctx context.Context, r applyResult) {
 }
 
 // expire drops approval cards whose wall-clock time is up. They are never
-// applied on their own.
+// applied on their own. Run calls it every second, and before every
+// decision and every answer.
 func (e *Engine) expire(ctx context.Context) {
 	now := e.o.Wall.Now()
 	var gone []Pending
@@ -186,6 +187,7 @@ func (e *Engine) handle(ctx context.Context, c command) error {
 }
 
 func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
+	e.expire(ctx) // a card past its time is gone even if the expiry tick has not come yet
 	e.mu.Lock()
 	idx := -1
 	for i, p := range e.pending {

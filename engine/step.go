@@ -32,6 +32,7 @@ func (e *Engine) decide(ctx context.Context) Decision {
 	}
 	e.mu.Unlock()
 	e.notify(TickNote{At: now, Seq: seq, Next: next})
+	e.expire(ctx)
 
 	state, stateErr := e.o.ScaleSet.State(ctx)
 	if stateErr != nil {
