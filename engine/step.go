@@ -162,7 +162,7 @@ func (e *Engine) act1(ctx context.Context, d *Decision, mode Mode) {
 		case mode == ModeDryRun || e.o.ReadOnly:
 			d.Notes = append(d.Notes, "dry-run: not applied")
 		case mode == ModeApprove:
-			follow = append(follow, e.queueApproval(*d)...)
+			follow = append(follow, e.queueApproval(d)...)
 		default:
 			if e.o.SyncApply {
 				err := e.applySync(ctx, d)
@@ -305,8 +305,9 @@ func (e *Engine) resultEvent(d Decision, by string, err error, took time.Duratio
 }
 
 // queueApproval turns a decision into a card that waits for a person. At
-// most one card waits: a newer decision with another target supersedes it.
-func (e *Engine) queueApproval(d Decision) []Event {
+// most one card waits: a newer decision with another target supersedes it;
+// the same action again only gets a note naming the card that waits.
+func (e *Engine) queueApproval(d *Decision) []Event {
 	wall := e.o.Wall.Now()
 	var evs []Event
 	e.mu.Lock()
@@ -320,7 +321,7 @@ func (e *Engine) queueApproval(d Decision) []Event {
 			From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: "superseded by decision " + d.ID})
 	}
 	exp := wall.Add(e.o.ApprovalTTL)
-	e.pending = []Pending{{Decision: d, Expires: exp}}
+	e.pending = []Pending{{Decision: *d, Expires: exp}}
 	e.mu.Unlock()
 	evs = append(evs, Event{Type: TypeApproval, DecisionID: d.ID, TS: d.TS, ScaleSet: e.o.ScaleSetName,
 		From: d.Current, To: d.Desired, Expires: exp})
