@@ -62,6 +62,10 @@ var ErrUnknownID = errors.New("no pending action with that id")
 // ErrBusy is returned by commands refused because an action is in flight.
 var ErrBusy = errors.New("an action is in flight: wait for it to finish")
 
+// ErrCapacityChanged is returned by Approve when the scale set's capacity is
+// no longer the one the pending action was decided for.
+var ErrCapacityChanged = errors.New("capacity changed since the decision")
+
 // maxRecent is how many decisions the engine keeps in memory.
 const maxRecent = 200
 

@@ -189,22 +189,26 @@ func (e *Engine) handle(ctx context.Context, c command) error {
 func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
 	e.expire(ctx) // a card past its time is gone even if the expiry tick has not come yet
 	e.mu.Lock()
-	idx := -1
-	for i, p := range e.pending {
-		if p.Decision.ID == id {
-			idx = i
-		}
-	}
+	idx := e.pendingIndexLocked(id)
 	if idx < 0 {
 		e.mu.Unlock()
 		return fmt.Errorf("%w: %s (it may have expired or been superseded)", ErrUnknownID, id)
 	}
 	p := e.pending[idx]
-	if approve && e.inFlight != nil {
-		e.mu.Unlock()
+	busy := e.inFlight != nil
+	e.mu.Unlock()
+	if approve && busy {
 		return ErrBusy
 	}
-	e.pending = append(e.pending[:idx], e.pending[idx+1:]...)
+	if approve {
+		if err := e.checkCard(ctx, p.Decision); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	if idx = e.pendingIndexLocked(id); idx >= 0 {
+		e.pending = append(e.pending[:idx], e.pending[idx+1:]...)
+	}
 	e.mu.Unlock()
 	d := p.Decision
 	typ := TypeRejected
@@ -220,6 +224,44 @@ func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
 	}
 	e.publish()
 	return nil
+}
+
+func (e *Engine) pendingIndexLocked(id string) int {
+	for i, p := range e.pending {
+		if p.Decision.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkCard refuses a card made for another capacity than the scale set has
+// now (someone scaled while it waited): applying it would skip the step
+// limit and the flap guard. The card is dropped; the next decision starts
+// from the real capacity.
+func (e *Engine) checkCard(ctx context.Context, d Decision) error {
+	st, err := e.o.ScaleSet.State(ctx)
+	if err != nil {
+		return fmt.Errorf("read scale set %s before applying decision %s: %w", e.o.ScaleSetName, d.ID, err)
+	}
+	if st.Updating {
+		return ErrBusy
+	}
+	if st.Capacity == d.Current {
+		return nil
+	}
+	e.mu.Lock()
+	if idx := e.pendingIndexLocked(d.ID); idx >= 0 {
+		e.pending = append(e.pending[:idx], e.pending[idx+1:]...)
+	}
+	e.mu.Unlock()
+	msg := fmt.Sprintf("capacity is %d now, not the %d this card was made for", st.Capacity, d.Current)
+	ev := Event{Type: TypeExpired, DecisionID: d.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
+		From: d.Current, To: d.Desired, By: "engine", Error: msg + "; not applied"}
+	e.journal(ctx, ev)
+	e.notify(EventNote{Event: ev})
+	e.publish()
+	return fmt.Errorf("%w: %s; wait for the next decision", ErrCapacityChanged, msg)
 }
 
 // apply carries out an approved or manual decision.
