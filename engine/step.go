@@ -51,8 +51,8 @@ func (e *Engine) decide(ctx context.Context) Decision {
 	}
 	e.notify(MetricsNote{At: now, State: state, StateErr: stateErr, Metrics: metrics, Inputs: inputs, MetricsErr: metricsErr})
 	cur := state.Capacity
-	if stateErr == nil && cur > 0 {
-		e.reconcile(ctx, cur)
+	if stateErr == nil && cur > 0 && !state.Updating {
+		e.reconcile(ctx, cur) // while the platform is updating, the capacity is not final yet
 	}
 
 	rules := RuleAdvice(metrics, inputs, cur, p, now)
