@@ -82,11 +82,6 @@ func (e *Engine) shutdown(ctx context.Context) error {
 func (e *Engine) finishApply(ctx context.Context, r applyResult) {
 	e.settle(ctx, r.dec, r.err)
 	ev := e.resultEvent(r.dec, r.by, r.err, r.took)
-	e.mu.Lock()
-	if ev.Outcome == OutcomeApplied {
-		e.status.Capacity = r.dec.Desired
-	}
-	e.mu.Unlock()
 	e.journal(ctx, ev)
 	e.notify(EventNote{Event: ev})
 	e.publish()

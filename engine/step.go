@@ -189,9 +189,6 @@ func (e *Engine) record(ctx context.Context, d Decision) {
 		e.recent = e.recent[len(e.recent)-maxRecent:]
 	}
 	s := &e.summary
-	if s.Decisions == 0 {
-		s.StartCapacity, s.MinCapacity, s.MaxCapacity = d.Current, d.Current, d.Current
-	}
 	s.Decisions++
 	switch d.Action {
 	case ActionScaleOut:
@@ -207,11 +204,8 @@ func (e *Engine) record(ctx context.Context, d Decision) {
 	if d.Applied {
 		final = d.Desired
 	}
-	s.FinalCapacity = final
-	if d.Current > 0 {
-		s.MinCapacity = min(s.MinCapacity, d.Current, final)
-	}
-	s.MaxCapacity = max(s.MaxCapacity, d.Current, final)
+	noteCapacity(s, d.Current)
+	noteCapacity(s, final)
 	e.status.LastDecision = &d
 	e.status.Capacity = final
 	e.status.Decisions = s.Decisions
@@ -219,6 +213,22 @@ func (e *Engine) record(ctx context.Context, d Decision) {
 	e.status.LastTickWall = e.o.Wall.Now()
 	e.mu.Unlock()
 	e.notify(DecisionNote{Decision: d})
+}
+
+// noteCapacity folds a known capacity (not a failed read's 0) into the
+// summary: the first one is the start, the latest the final.
+func noteCapacity(s *Summary, c int) {
+	if c < 1 {
+		return
+	}
+	if s.StartCapacity == 0 {
+		s.StartCapacity = c
+	}
+	if s.MinCapacity == 0 || c < s.MinCapacity {
+		s.MinCapacity = c
+	}
+	s.MaxCapacity = max(s.MaxCapacity, c)
+	s.FinalCapacity = c
 }
 
 // applySync applies a decision inside the decision (SyncApply).
@@ -265,6 +275,11 @@ func (e *Engine) settle(ctx context.Context, d Decision, err error) {
 	var rl *RetryLaterError
 	switch {
 	case err == nil:
+		// An approved or background action ends after its decision was
+		// recorded: the summary and the status learn the new capacity here.
+		noteCapacity(&e.summary, d.Current)
+		noteCapacity(&e.summary, d.Desired)
+		e.status.Capacity = d.Desired
 		e.persisted.LastAppliedAt = now
 		e.persisted.LastAction = &LastAction{At: now, From: d.Current, To: d.Desired, Outcome: OutcomeApplied}
 		e.expected = d.Desired
