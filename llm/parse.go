@@ -23,6 +23,13 @@ const MaxInstances = 1000
 // maxReasoning is how many runes of reasoning are kept.
 const maxReasoning = 1000
 
+// Bounds on the work Parse does for one answer: an answer is a few hundred
+// bytes; a model that rambles on is rejected, not searched at length.
+const (
+	maxAnswerBytes = 256 << 10
+	maxCandidates  = 64
+)
+
 // Answer is a model's answer, parsed and checked.
 type Answer struct {
 	Recommended int
@@ -40,6 +47,10 @@ func Parse(content, doneReason string) (Answer, error) {
 	if doneReason == "length" {
 		return Answer{}, reject("answer cut off at the num_predict limit (done_reason length); " +
 			"raise num_predict for this model")
+	}
+	if len(content) > maxAnswerBytes {
+		return Answer{}, reject(fmt.Sprintf("answer is %d bytes, more than the %d an answer can be",
+			len(content), maxAnswerBytes))
 	}
 	text := stripThinking(content)
 	if strings.TrimSpace(text) == "" {
@@ -119,16 +130,14 @@ func stripThinking(s string) string {
 // object. Braces inside JSON strings do not count.
 func firstObject(text string) (map[string]json.RawMessage, error) {
 	sawOpen, sawBalanced := false, false
-	for start := strings.IndexByte(text, '{'); start >= 0; {
+	for n, start := 0, strings.IndexByte(text, '{'); start >= 0 && n < maxCandidates; n++ {
 		sawOpen = true
-		end := balancedEnd(text[start:])
-		if end < 0 {
-			break
-		}
-		sawBalanced = true
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(text[start:start+end]), &obj); err == nil {
-			return obj, nil
+		if end := balancedEnd(text[start:]); end >= 0 {
+			sawBalanced = true
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(text[start:start+end]), &obj); err == nil {
+				return obj, nil
+			}
 		}
 		next := strings.IndexByte(text[start+1:], '{')
 		if next < 0 {

@@ -42,6 +42,8 @@ func TestParseAccepts(t *testing.T) {
 		{"inline thinking", "<think>maybe {\"recommended_instances\": 99}</think>\n" +
 			`{"recommended_instances": 3, "confidence": 0.6, "reasoning": "after thinking"}`,
 			3, 0.6, "after thinking", nil},
+		{"unclosed brace before the object", "Answer {see below\n" +
+			`{"recommended_instances": 2, "confidence": 0.5, "reasoning": "r"}`, 2, 0.5, "r", nil},
 		{"lone closing think tag", "so 99 then</think>" +
 			`{"recommended_instances": 3, "confidence": 0.6, "reasoning": "r"}`, 3, 0.6, "r", nil},
 		{"control characters removed", `{"recommended_instances": 3, "confidence": 0.6, ` +
@@ -152,4 +154,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse is not deterministic: %+v then %+v, %v", a, b, err)
 		}
 	})
+}
+
+func TestParseBoundsItsWork(t *testing.T) {
+	if _, err := Parse(strings.Repeat(" ", maxAnswerBytes+1), "stop"); err == nil ||
+		!strings.Contains(err.Error(), "more than") {
+		t.Errorf("oversized answer: err = %v", err)
+	}
+	// Many unbalanced braces: rejected after a bounded search.
+	if _, err := Parse(strings.Repeat("{x", 100000), "stop"); !errors.Is(err, ErrBadAnswer) {
+		t.Errorf("brace flood: err = %v", err)
+	}
 }
