@@ -104,17 +104,24 @@ func (e *Engine) decide(ctx context.Context) Decision {
 		d.Error = "read metrics: " + metricsErr.Error()
 	}
 
+	var newBaseline bool
+	var st PersistedState
 	e.mu.Lock()
 	if stateErr == nil && cur > 0 && e.inFlight == nil && !state.Updating {
-		// An unexplained change is reported once, then becomes the baseline.
+		// An unexplained change is reported once, then becomes the baseline,
+		// also for the next start.
 		if e.expected != cur {
 			e.expected = cur
 			e.persisted.ExpectedCapacity = cur
+			newBaseline, st = true, e.persisted
 		}
 	}
 	e.status.ScaleSetOK = stateErr == nil && metricsErr == nil
 	e.status.ModelOK = e.o.Advisor != nil && modelErr == nil && modelAdv.Advisor == AdvisorModel
 	e.mu.Unlock()
+	if newBaseline {
+		e.saveState(ctx, st)
+	}
 
 	e.act1(ctx, &d, mode)
 	return d
