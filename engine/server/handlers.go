@@ -30,7 +30,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	metrics := promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}})
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.m.status(s.o.Source.Status()) // cooldowns and the like as of now
+		if src, ok := s.source(); ok {
+			s.m.status(src.Status()) // cooldowns and the like as of now
+		}
 		metrics.ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -75,7 +77,8 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	if t := s.lastTick.Load(); t != 0 {
 		last = time.Unix(0, t)
 	}
-	if st := s.o.Source.Status(); st.LastTickWall.After(last) {
+	src, _ := s.source()
+	if st := src.Status(); st.LastTickWall.After(last) {
 		last = st.LastTickWall
 	}
 	ref := last
@@ -118,7 +121,8 @@ func readiness(st engine.Status) readyDoc {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	d := readiness(s.o.Source.Status())
+	src, _ := s.source()
+	d := readiness(src.Status())
 	code := http.StatusOK
 	if d.Status == ReadyUnavailable || d.Status == ReadyStarting {
 		code = http.StatusServiceUnavailable
@@ -137,7 +141,8 @@ type StatusDoc struct {
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
-	st := s.o.Source.Status()
+	src, _ := s.source()
+	st := src.Status()
 	writeJSON(w, http.StatusOK, StatusDoc{
 		Status:                 st,
 		Listen:                 s.Addr(),
@@ -158,7 +163,8 @@ func (s *Server) decisions(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	ds := s.o.Source.Recent(limit)
+	src, _ := s.source()
+	ds := src.Recent(limit)
 	if ds == nil {
 		ds = []engine.Decision{}
 	}

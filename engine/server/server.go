@@ -73,7 +73,9 @@ type Options struct {
 	// Addr is the address to listen on, exactly as given (such as
 	// 127.0.0.1:9464); port 0 picks a free port, which Start returns.
 	Addr string
-	// Source is the engine. Required.
+	// Source is the engine. When the engine is built after the server (it
+	// needs the server's Observer first), leave it nil and call SetSource;
+	// until then the endpoints answer as before the first decision.
 	Source Source
 	// Logger receives the server's logs; nil discards.
 	Logger *slog.Logger
@@ -106,6 +108,7 @@ type Server struct {
 	started  atomic.Int64 // wall-clock Unix nanoseconds: New, then Start
 	lastTick atomic.Int64 // wall-clock Unix nanoseconds of the last TickNote
 	addr     atomic.Value // string, once Start has bound
+	src      atomic.Pointer[sourceBox]
 
 	mu       sync.Mutex
 	running  bool
@@ -142,9 +145,32 @@ func New(o Options) *Server {
 	s := &Server{o: o, log: o.Logger, m: newMetrics(reg), gatherer: g}
 	s.started.Store(o.Wall.Now().UnixNano())
 	s.addr.Store("")
+	if o.Source != nil {
+		s.SetSource(o.Source)
+	}
 	s.handler = s.routes()
 	return s
 }
+
+type sourceBox struct{ Source }
+
+// SetSource sets the engine the endpoints read. It is safe to call while
+// the server serves.
+func (s *Server) SetSource(src Source) { s.src.Store(&sourceBox{src}) }
+
+// source returns the engine, or a stand-in with a zero status before
+// SetSource.
+func (s *Server) source() (Source, bool) {
+	if b := s.src.Load(); b != nil && b.Source != nil {
+		return b.Source, true
+	}
+	return noSource{}, false
+}
+
+type noSource struct{}
+
+func (noSource) Status() engine.Status        { return engine.Status{} }
+func (noSource) Recent(int) []engine.Decision { return nil }
 
 // Observer returns the observer to pass to the engine (engine.Options.Observer,
 // or fanned out with other observers). It never blocks.

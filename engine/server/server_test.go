@@ -520,3 +520,31 @@ func TestNotifyWhileScraping(t *testing.T) {
 		t.Errorf("decisions = %v, want 200", v)
 	}
 }
+
+// The engine needs the server's observer before it exists, so main sets the
+// source after New; until then the endpoints answer as before a decision.
+func TestSetSourceAfterNew(t *testing.T) {
+	s := New(Options{})
+	h := s.Handler()
+	if code, _ := get(t, h, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz without a source = %d, want 503", code)
+	}
+	if code, _ := get(t, h, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz just after New = %d, want 200", code)
+	}
+	if code, body := get(t, h, "/api/decisions"); code != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("/api/decisions without a source = %d %s", code, body)
+	}
+	if code, _ := get(t, h, "/metrics"); code != http.StatusOK {
+		t.Errorf("/metrics without a source = %d", code)
+	}
+
+	src := &fakeSource{st: engine.Status{ScaleSet: "web-vmss", Decisions: 1, ScaleSetOK: true, ModelOK: true, Max: 7}}
+	s.SetSource(src)
+	if code, body := get(t, h, "/readyz"); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
+		t.Errorf("/readyz with a source = %d %s, want 200 ok", code, body)
+	}
+	if v, _ := value(scrape(t, s), "scalepilot_capacity_max"); v != 7 {
+		t.Errorf("capacity max = %v after SetSource, want 7", v)
+	}
+}
