@@ -240,6 +240,7 @@ func noteCapacity(s *Summary, c int) {
 
 // applySync applies a decision inside the decision (SyncApply).
 func (e *Engine) applySync(ctx context.Context, d *Decision) error {
+	e.markInFlight(ctx, *d)
 	actx, cancel := context.WithTimeout(ctx, e.o.ApplyTimeout)
 	defer cancel()
 	err := e.act.SetCapacity(actx, d.Desired)
@@ -254,15 +255,7 @@ func (e *Engine) applySync(ctx context.Context, d *Decision) error {
 // startApply carries out a decision in the background; the result comes back
 // to Run through applyDone.
 func (e *Engine) startApply(ctx context.Context, d Decision, by string) {
-	now := e.o.Clock.Now()
-	inf := &InFlight{DecisionID: d.ID, From: d.Current, To: d.Desired, StartedAt: now}
-	e.mu.Lock()
-	e.inFlight = inf
-	e.persisted.InFlight = inf
-	st := e.persisted
-	e.status.InFlight = inf
-	e.mu.Unlock()
-	e.saveState(ctx, st)
+	e.markInFlight(ctx, d)
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.ApplyTimeout)
 	start := time.Now()
 	go func() {
@@ -272,12 +265,27 @@ func (e *Engine) startApply(ctx context.Context, d Decision, by string) {
 	}()
 }
 
+// markInFlight records an action as started, in memory and in the state
+// file, before the actuator is called: a crash from here on leaves a record
+// that the next start checks against the real capacity.
+func (e *Engine) markInFlight(ctx context.Context, d Decision) {
+	inf := &InFlight{DecisionID: d.ID, From: d.Current, To: d.Desired, StartedAt: e.o.Clock.Now()}
+	e.mu.Lock()
+	e.inFlight = inf
+	e.persisted.InFlight = inf
+	st := e.persisted
+	e.status.InFlight = inf
+	e.mu.Unlock()
+	e.saveState(ctx, st)
+}
+
 // settle updates the engine after an action's result is known.
 func (e *Engine) settle(ctx context.Context, d Decision, err error) {
 	now := e.o.Clock.Now()
 	e.mu.Lock()
 	e.inFlight = nil
 	e.status.InFlight = nil
+	interrupted := e.persisted.InFlight
 	e.persisted.InFlight = nil
 	var rl *RetryLaterError
 	switch {
@@ -299,6 +307,10 @@ func (e *Engine) settle(ctx context.Context, d Decision, err error) {
 		}
 		e.persisted.LastAction = &LastAction{At: now, From: d.Current, To: d.Desired, Outcome: OutcomeRetryLater}
 	case errors.Is(err, ErrDryRun):
+	case errors.Is(err, context.Canceled):
+		// Stopped while the platform may still carry it out: not a failure,
+		// and the state file keeps it for the next start to check.
+		e.persisted.InFlight = interrupted
 	default:
 		e.summary.Failed++
 		e.persisted.LastAction = &LastAction{At: now, From: d.Current, To: d.Desired, Outcome: OutcomeFailed}
