@@ -530,3 +530,29 @@ func TestBackoffStaysUnderItsCeiling(t *testing.T) {
 		}
 	}
 }
+
+func TestAdviseOverallTimeoutStopsWithoutFallback(t *testing.T) {
+	trickle := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		for {
+			enc.Encode(api.ChatResponse{Message: api.Message{Role: "assistant", Content: "a"}})
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	fake := newFake(t, trickle, answer())
+	h := newHarness(t, fake.srv.URL, func(c *Config) { c.Timeout = 150 * time.Millisecond })
+	adv, err := h.adv.Advise(t.Context(), h.request("llama3:8b", "mistral:7b"))
+	if err == nil || !strings.Contains(err.Error(), "longer than the overall timeout 150ms") {
+		t.Errorf("err = %v", err)
+	}
+	if len(adv.Attempts) != 1 || len(fake.requests()) != 1 || len(h.sleeps) != 0 {
+		t.Errorf("attempts %v, %d requests, sleeps %v; want one attempt", attempts(adv.Attempts),
+			len(fake.requests()), h.sleeps)
+	}
+}

@@ -235,7 +235,7 @@ func readConfidence(raw json.RawMessage) (float64, string, error) {
 	case v > 100:
 		return 0, "", fmt.Errorf("%s %s is above 100", key, shown)
 	case percent || v > 1:
-		c := v / 100
+		c := math.Round(v*1e4) / 1e6 // v/100 without float noise (85 -> 0.85, not 0.8500000001)
 		sign := ""
 		if percent {
 			sign = "%"
