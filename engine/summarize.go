@@ -24,7 +24,7 @@ func summarizeSeries(s Series, grain time.Duration, now time.Time) MetricSummary
 	var last Point
 	sum.Min, sum.Max = math.Inf(1), math.Inf(-1)
 	for _, p := range s.Points {
-		if !p.Valid || math.IsNaN(p.V) {
+		if !usable(p) {
 			sum.Gaps++
 			continue
 		}
@@ -59,9 +59,15 @@ func summarizeSeries(s Series, grain time.Duration, now time.Time) MetricSummary
 func windowMax(s Series, since time.Time) (float64, bool) {
 	best, ok := math.Inf(-1), false
 	for _, p := range s.Points {
-		if p.Valid && !p.T.Before(since) && !math.IsNaN(p.V) {
+		if usable(p) && !p.T.Before(since) {
 			best, ok = math.Max(best, p.V), true
 		}
 	}
 	return best, ok
+}
+
+// usable reports whether p holds a reading: a NaN or an infinity from a
+// source is a gap like a missing bucket (and could not be written as JSON).
+func usable(p Point) bool {
+	return p.Valid && !math.IsNaN(p.V) && !math.IsInf(p.V, 0)
 }
