@@ -78,7 +78,8 @@ func PrintModels(w io.Writer, models []engine.ModelInfo, choice engine.ModelChoi
 }
 
 func printModels(w io.Writer, models []engine.ModelInfo, choice engine.ModelChoice, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tPARAMS\tQUANT\tMODIFIED\t")
 	for _, m := range models {
 		var marks []string
@@ -103,6 +104,10 @@ func printModels(w io.Writer, models []engine.ModelInfo, choice engine.ModelChoi
 		return fmt.Errorf("print models: %w", err)
 	}
 	var errs []error
+	for line := range strings.Lines(table.String()) {
+		_, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n")
+		errs = append(errs, err)
+	}
 	for _, c := range []struct{ role, name string }{
 		{"primary", choice.Primary}, {"fallback", choice.Fallback},
 	} {

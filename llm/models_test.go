@@ -61,6 +61,11 @@ func TestListModelsMarksRecommendedAndMissing(t *testing.T) {
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		if strings.HasSuffix(l, " ") {
+			t.Errorf("trailing spaces in %q", l)
+		}
+	}
 	if len(lines) != 1+len(models)+2 {
 		t.Errorf("%d lines, want header, %d models and 2 status lines:\n%s", len(lines), len(models), out)
 	}
