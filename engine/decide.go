@@ -66,11 +66,7 @@ func Decide(in DecideInput) Outcome {
 	}
 	adv := in.Advice
 	if adv.Advisor == AdvisorModel {
-		conf := 0.0
-		if adv.HasConfidence {
-			conf = adv.Confidence
-		}
-		if !(conf >= p.ConfidenceThreshold) { // a NaN confidence holds too
+		if conf := confidenceOf(adv); conf < p.ConfidenceThreshold {
 			return hold(cur, ReasonLowConfidence, fmt.Sprintf(
 				"%s recommends %d with confidence %.2f, below the %.2f threshold: holding",
 				adv.Model, adv.Recommended, conf, p.ConfidenceThreshold), nil)
@@ -129,6 +125,15 @@ func Decide(in DecideInput) Outcome {
 		msg += fmt.Sprintf("; guardrails make it %d (%s)", want, reason)
 	}
 	return Outcome{Desired: want, Action: action, Reason: reason, Message: fmt.Sprintf("%s: %s %d -> %d", msg, action, cur, want), Edits: edits}
+}
+
+// confidenceOf is the confidence the gate reads from an answer: 0 when the
+// advisor gave none, or gave a NaN or an infinity.
+func confidenceOf(a Advice) float64 {
+	if !a.HasConfidence || math.IsNaN(a.Confidence) || math.IsInf(a.Confidence, 0) {
+		return 0
+	}
+	return a.Confidence
 }
 
 // flapFloor is the smallest capacity whose projected utilization (the same

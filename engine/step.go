@@ -89,10 +89,7 @@ func (e *Engine) decide(ctx context.Context) Decision {
 		d.Edits = []Edit{}
 	}
 	if chosen.Advisor == AdvisorModel {
-		c := chosen.Confidence
-		if !chosen.HasConfidence {
-			c = 0
-		}
+		c := confidenceOf(chosen)
 		d.Confidence = &c
 	}
 	if modelErr != nil {
