@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -474,7 +473,7 @@ func listModels(ctx context.Context, cfg *config.Config, stdout io.Writer) error
 	choice := engine.ModelChoice{Primary: cfg.Model, Fallback: cfg.FallbackModel}
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	models, err := llm.ListModels(lctx, url, &http.Client{}, choice)
+	models, err := llm.ListModels(lctx, url, nil, choice)
 	if err != nil {
 		return fail(exitRuntime, "list models: %v", err)
 	}
