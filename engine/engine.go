@@ -194,11 +194,14 @@ func (e *Engine) notify(n Notification) {
 	}
 }
 
+// journal appends a record. A record made while the run is being stopped
+// (the decision in progress, an interrupted action's result) is still
+// written: the cancellation stops the work, not the bookkeeping.
 func (e *Engine) journal(ctx context.Context, rec any) {
 	if e.o.Journal == nil {
 		return
 	}
-	if err := e.o.Journal.Append(ctx, rec); err != nil {
+	if err := e.o.Journal.Append(context.WithoutCancel(ctx), rec); err != nil {
 		e.log.Error("journal append failed", "err", err)
 	}
 }
@@ -258,13 +261,15 @@ func (e *Engine) reconcile(ctx context.Context, current int) {
 	e.saveState(ctx, st)
 }
 
+// saveState writes the persisted state, also while the run is being stopped
+// (as journal does).
 func (e *Engine) saveState(ctx context.Context, st PersistedState) {
 	if e.o.State == nil {
 		return
 	}
 	st.ScaleSet = e.o.ScaleSetName
 	st.UpdatedAt = e.o.Clock.Now()
-	if err := e.o.State.Save(ctx, st); err != nil {
+	if err := e.o.State.Save(context.WithoutCancel(ctx), st); err != nil {
 		e.log.Error("state save failed", "err", err)
 	}
 }
