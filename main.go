@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -172,6 +173,18 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	}
 	defer jr.Close()
 
+	if b.sim != nil {
+		if b.tempDir == "" {
+			// A demo with its own --state-dir goes on where it stopped.
+			if err := resumeDemo(ctx, cfg, b, jr, statefile.New(stateDir), logger); err != nil {
+				return err
+			}
+		}
+		if err := slowDemo(b, env); err != nil {
+			return err
+		}
+	}
+
 	advisor, ollamaURL, err := newAdvisor(cfg, logger)
 	if err != nil {
 		return err
@@ -225,6 +238,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		if jerr := records.Append(context.WithoutCancel(ctx), sum); jerr != nil {
 			logger.Error("write summary", "err", jerr)
 		}
+		logger.Info("stopped", "decisions", sum.Decisions, "applied", sum.Applied, "failed", sum.Failed,
+			"final_capacity", sum.FinalCapacity, "interrupted", sum.Interrupted)
 		return err
 	}
 
@@ -347,15 +362,9 @@ func openDemo(cfg *config.Config) (*backend, error) {
 			return nil, fmt.Errorf("load the bundled trace: %w", err)
 		}
 	}
-	delay := cfg.ProvisionDelay
-	if delay == 0 {
-		delay = sim.NoDelay
-	}
-	s, err := sim.New(tr, sim.Options{
-		Name: "demo", MeanDemand: cfg.MeanDemand, ProvisionDelay: delay, Warmup: cfg.Lookback,
-	})
+	s, err := newDemoSim(tr, cfg, cfg.Lookback, 0)
 	if err != nil {
-		return nil, fail(exitUsage, "demo: %v", err)
+		return nil, err
 	}
 	// One decision per trace step: the step is the interval and the grain.
 	cfg.Interval, cfg.Grain = s.Step(), s.Step()
@@ -370,6 +379,122 @@ func openDemo(cfg *config.Config) (*backend, error) {
 		b.wallInterval = time.Duration(float64(time.Second) / cfg.Speed)
 	}
 	return b, nil
+}
+
+// demoApplyDelayEnv names an environment variable that makes every simulated
+// capacity change take that much wall-clock time (a Go duration such as
+// 30s), as a real scale set's does. Tests use it to stop scalepilot while
+// an action is in flight; it is not a user setting.
+const demoApplyDelayEnv = "SCALEPILOT_DEMO_APPLY_DELAY"
+
+// slowDemo applies demoApplyDelayEnv to the demo's scale set.
+func slowDemo(b *backend, env config.Env) error {
+	v, ok := env(demoApplyDelayEnv)
+	if !ok || v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fail(exitUsage, "%s: %q is not a duration such as 30s", demoApplyDelayEnv, v)
+	}
+	b.scaleSet = slowScaleSet{ScaleSet: b.scaleSet, delay: d}
+	return nil
+}
+
+// slowScaleSet waits before each capacity change.
+type slowScaleSet struct {
+	engine.ScaleSet
+	delay time.Duration
+}
+
+func (s slowScaleSet) SetCapacity(ctx context.Context, n int) error {
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	return s.ScaleSet.SetCapacity(ctx, n)
+}
+
+// resumeTail is how many journal records resumeDemo reads, newest first,
+// to find the last decision.
+const resumeTail = 64
+
+// resumeDemo restarts the simulated scale set where an earlier demo run in
+// the same state directory stopped: at the trace step after its last
+// decision, with the capacity the state file expects. Starting the trace
+// over instead would run engine time backwards, so the cooldowns kept in the
+// state file would last hours, and the capacity would look changed by
+// someone else. Instances that were still provisioning are taken as
+// serving; the warm-up before the resumed step is replayed at that capacity.
+func resumeDemo(ctx context.Context, cfg *config.Config, b *backend, jr *journal.Journal, store *statefile.Store, logger *slog.Logger) error {
+	recs, err := jr.Tail(resumeTail)
+	if err != nil {
+		return fmt.Errorf("read the journal in %s: %w", jr.Dir(), err)
+	}
+	var last *engine.Decision
+	for i := len(recs) - 1; i >= 0 && last == nil; i-- {
+		var d engine.Decision
+		if json.Unmarshal(recs[i], &d) == nil && d.Type == engine.TypeDecision {
+			last = &d
+		}
+	}
+	if last == nil {
+		return nil // a fresh state directory
+	}
+	dir := jr.Dir()
+	if last.ScaleSet != b.name {
+		return fail(exitUsage, "state directory %s belongs to scale set %q, not to the demo: "+
+			"choose another --state-dir for the demo", dir, last.ScaleSet)
+	}
+	tr, step := b.sim.Trace(), b.sim.Step()
+	at := last.TS
+	off := at.Sub(tr.Start)
+	if off < 0 || off%step != 0 || !at.Before(tr.End()) {
+		return fail(exitUsage, "state directory %s holds a demo of another trace (last decision at %s): "+
+			"choose another --state-dir, or the same --trace as before", dir, at.Format(time.RFC3339))
+	}
+	next := at.Add(step)
+	if !next.Before(tr.End()) {
+		return fail(exitUsage, "the demo in state directory %s has replayed the whole trace: "+
+			"remove the directory or choose another --state-dir to start over", dir)
+	}
+	capacity := last.Current
+	if last.Applied {
+		capacity = last.Desired
+	}
+	st, ok, err := store.Load(ctx)
+	if err != nil {
+		return &config.UsageError{Err: err}
+	}
+	if ok && st.ExpectedCapacity > 0 {
+		capacity = st.ExpectedCapacity
+	}
+	s, err := newDemoSim(tr, cfg, next.Sub(tr.Start), capacity)
+	if err != nil {
+		return err
+	}
+	b.clock, b.scaleSet, b.metrics, b.sim, b.pacer = s, s, s, s, sim.Pacer(s, cfg.Speed)
+	logger.Info("demo resumed", "at", next, "capacity", capacity, "last_decision", last.ID)
+	return nil
+}
+
+// newDemoSim builds the demo's simulated scale set: its first decision comes
+// after warmup, at capacity start (0: the simulator's default).
+func newDemoSim(tr *trace.Trace, cfg *config.Config, warmup time.Duration, start int) (*sim.Sim, error) {
+	delay := cfg.ProvisionDelay
+	if delay == 0 {
+		delay = sim.NoDelay
+	}
+	s, err := sim.New(tr, sim.Options{
+		Name: "demo", MeanDemand: cfg.MeanDemand, ProvisionDelay: delay, Warmup: warmup, StartCapacity: start,
+	})
+	if err != nil {
+		return nil, fail(exitUsage, "demo: %v", err)
+	}
+	return s, nil
 }
 
 // resolveStateDir returns --state-dir, a fresh temporary directory for the
