@@ -213,3 +213,11 @@ func signed(d int) string {
 
 // msDuration converts a record's milliseconds to a Duration.
 func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// plural counts things: "1 gap", "3 gaps".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

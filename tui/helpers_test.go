@@ -74,13 +74,20 @@ func (f *fakeController) Calls() []string {
 
 // fixture is a model with a fake controller and clock.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	m    *model
 	ctl  *fakeController
 	wall *fakeClock
 }
 
 func newFixture(t *testing.T, w, h int) *fixture {
+	t.Helper()
+	return newFixtureWith(t, w, h, nil, nil)
+}
+
+// newFixtureWith is newFixture with changed options and a renderer (nil:
+// the default one, which TestMain makes colourless).
+func newFixtureWith(t *testing.T, w, h int, opt func(*Options), r *lipgloss.Renderer) *fixture {
 	t.Helper()
 	ctl := &fakeController{status: sampleStatus()}
 	wall := &fakeClock{t: t0}
@@ -92,7 +99,10 @@ func newFixture(t *testing.T, w, h int) *fixture {
 		Wall:       wall,
 		ListModels: sampleLister,
 	}
-	f := &fixture{t: t, m: newModel(t.Context(), o, nil), ctl: ctl, wall: wall}
+	if opt != nil {
+		opt(&o)
+	}
+	f := &fixture{t: t, m: newModel(t.Context(), o, r), ctl: ctl, wall: wall}
 	f.send(tea.WindowSizeMsg{Width: w, Height: h})
 	return f
 }

@@ -43,6 +43,7 @@ func (m *model) onMainKey(k tea.KeyMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(k, km.Help):
 		m.overlay = ovHelp
+		m.helpView.GotoTop()
 	case key.Matches(k, km.Back):
 		m.back()
 	case key.Matches(k, km.NextPane):
@@ -306,8 +307,11 @@ func (m *model) reject() tea.Cmd {
 func (m *model) onViewerKey(k tea.KeyMsg) tea.Cmd {
 	km := m.keys
 	vp := &m.detail
-	if m.overlay == ovLog {
+	switch m.overlay {
+	case ovLog:
 		vp = &m.logView
+	case ovHelp:
+		vp = &m.helpView
 	}
 	switch {
 	case key.Matches(k, km.Quit):

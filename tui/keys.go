@@ -205,7 +205,8 @@ func (k KeyMap) checkClashes() error {
 	return nil
 }
 
-// shortHelp is the footer's bindings for the focused pane and the state.
+// shortHelp is the footer's bindings for the focused pane and the state;
+// the footer adds help and quit after them.
 func (k KeyMap) shortHelp(p pane, cards bool) []key.Binding {
 	out := []key.Binding{}
 	if cards {
@@ -219,7 +220,7 @@ func (k KeyMap) shortHelp(p pane, cards bool) []key.Binding {
 	case panePending:
 		out = append(out, k.Open)
 	}
-	out = append(out, k.NextPane, k.Mode, k.Models, k.DecideNow, k.Help, k.Quit)
+	out = append(out, k.NextPane, k.Mode, k.Models, k.DecideNow)
 	return out
 }
 

@@ -137,6 +137,8 @@ func (m *model) relayout() {
 		m.vp.Width, m.vp.Height = max(0, l.vpW), max(0, l.vpH)
 		m.detail.Width, m.detail.Height = max(0, l.overlayVPW), max(0, l.overlayVPH)
 		m.logView.Width, m.logView.Height = m.detail.Width, m.detail.Height
+		m.helpView.Width, m.helpView.Height = m.detail.Width, m.detail.Height
+		m.helpView.SetContent(m.helpText(m.helpView.Width))
 		m.filter.Width = max(8, l.history.w-8)
 		m.picker.filter.Width = max(8, l.overlayVPW-10)
 		m.lay = l

@@ -118,15 +118,16 @@ type model struct {
 	filter    textinput.Model
 	filtering bool
 
-	focus   pane
-	full    bool
-	overlay overlay
-	dlg     confirm
-	modeCur int
-	scaleIn textinput.Model
-	picker  picker
-	detail  viewport.Model
-	logView viewport.Model
+	focus    pane
+	full     bool
+	overlay  overlay
+	dlg      confirm
+	modeCur  int
+	scaleIn  textinput.Model
+	picker   picker
+	detail   viewport.Model
+	logView  viewport.Model
+	helpView viewport.Model
 
 	toast message
 	msgs  []message
@@ -174,10 +175,12 @@ func newModel(ctx context.Context, o Options, r *lipgloss.Renderer) *model {
 		vp:       viewport.New(0, 0),
 		detail:   viewport.New(0, 0),
 		logView:  viewport.New(0, 0),
+		helpView: viewport.New(0, 0),
 	}
 	m.vp.KeyMap = viewport.KeyMap{} // the dashboard routes keys itself
 	m.detail.KeyMap = viewport.KeyMap{}
 	m.logView.KeyMap = viewport.KeyMap{}
+	m.helpView.KeyMap = viewport.KeyMap{}
 	m.charts = [4]chart{
 		newChart(engine.MetricCPU, "CPU", o.CPUThreshold),
 		newChart(engine.MetricMemory, "MEM", o.MemoryThreshold),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/scalepilot/scalepilot/engine"
@@ -18,7 +20,8 @@ func (m *model) drawOverlay(base string) string {
 	big := m.lay.overlay
 	switch m.overlay {
 	case ovHelp:
-		r, box = big, m.frame(big, "Help", "? or esc closes", true, m.helpLines(big.w-4))
+		r, box = big, m.frame(big, "Help", "j/k scroll · ? or esc closes", true,
+			append(strings.Split(m.helpView.View(), "\n"), m.scrollNote(m.helpView.ScrollPercent())))
 	case ovDetail:
 		r, box = big, m.frame(big, "Decision record", "j/k scroll · esc closes", true,
 			append(strings.Split(m.detail.View(), "\n"), m.scrollNote(m.detail.ScrollPercent())))
@@ -74,13 +77,15 @@ func (m *model) confirmLines() []string {
 	st := m.st
 	d := m.dlg
 	out := append([]string{}, d.lines...)
+	// the focused button is marked in reverse video and with ▸, so that it
+	// shows without colours and without attributes too
 	no, yes := "[ "+d.no+" ]", "[ "+d.yes+" ]"
 	if d.focusYes {
-		yes, no = st.ButtonOn.Render(yes), st.ButtonOff.Render(no)
+		no, yes = "  "+st.ButtonOff.Render(no), "▸ "+st.ButtonOn.Render(yes)
 	} else {
-		no, yes = st.ButtonOn.Render(no), st.ButtonOff.Render(yes)
+		no, yes = "▸ "+st.ButtonOn.Render(no), "  "+st.ButtonOff.Render(yes)
 	}
-	out = append(out, "", no+"   "+yes, "",
+	out = append(out, "", no+"  "+yes, "",
 		st.Dim.Render("y yes · n or esc no · tab moves · enter presses the focused button"))
 	return out
 }
@@ -121,20 +126,57 @@ func (m *model) scaleLines() []string {
 	}
 }
 
-// helpLines is the full key map, grouped, and a few notes.
-func (m *model) helpLines(w int) []string {
+// helpText is the full key map, its groups packed side by side as far as
+// width w allows, then a few notes, wrapped to w.
+func (m *model) helpText(w int) string {
+	if w <= 0 {
+		return ""
+	}
 	h := m.help
-	h.Width = w
-	out := strings.Split(h.FullHelpView(m.keys.fullHelp()), "\n")
-	out = append(out, "",
+	h.Width = 0 // measure each group whole
+	const gap = "    "
+	var out, row []string
+	rowW := 0
+	flush := func() {
+		if len(row) == 0 {
+			return
+		}
+		if len(out) > 0 {
+			out = append(out, "")
+		}
+		out = append(out, strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, row...), "\n")...)
+		row, rowW = nil, 0
+	}
+	for _, g := range m.keys.fullHelp() {
+		col := h.FullHelpView([][]key.Binding{g})
+		cw := lipgloss.Width(col)
+		if len(row) > 0 && rowW+len(gap)+cw > w {
+			flush()
+		}
+		if len(row) > 0 {
+			col = lipgloss.JoinHorizontal(lipgloss.Top, gap, col)
+			cw += len(gap)
+		}
+		row = append(row, col)
+		rowW += cw
+	}
+	flush()
+	out = append(out, "")
+	notes := []string{
 		"Panes: 1 metrics, 2 capacity and pending cards, 3 the advisor's reasoning, 4 decision history.",
-		"y approves the selected card; a scale-in asks once more with Keep focused. A card that",
-		"changed in the last second ignores y. Unanswered cards expire and are never applied.",
-		"Chart labels marked ~ or \"derived from demand\" are modelled from the demo's demand, not measured.",
-		"Thresholds show as a dotted row (···); a blank column is a gap in the data, not zero.",
+		"y approves the selected card; a scale-in asks once more with Keep focused. " +
+			"A card that changed in the last second ignores y. Unanswered cards expire and are never applied.",
+		"Chart labels marked ~ or \"derived from demand\" are modelled from the demo's demand, not measured. " +
+			"Thresholds show as a dotted row (···); a blank column is a gap in the data, not zero.",
 		"With --mouse on, hold Shift while dragging to select text.",
-	)
-	return out
+	}
+	for _, n := range notes {
+		out = append(out, placeLine(n, w, true)...)
+	}
+	for i := range out {
+		out[i] = strings.TrimRight(out[i], " ")
+	}
+	return joinLines(out)
 }
 
 // logText is the message log, oldest first.

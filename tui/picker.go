@@ -152,11 +152,9 @@ func (m *model) pickerLines(w, h int) []string {
 		step = "fallback"
 		cur = m.status.Models.Fallback
 	}
-	out := []string{
-		fmt.Sprintf("Choose the %s model (now %s). ★ recommended. enter picks, esc cancels.", step, orDash(cur)),
-		p.filter.View(),
-		"",
-	}
+	out := placeLine(fmt.Sprintf("Choose the %s model (now %s). ★ recommended. enter picks, esc cancels.",
+		step, orDash(cur)), w, true)
+	out = append(out, p.filter.View(), "")
 	switch {
 	case p.loading:
 		return append(out, st.Dim.Render("asking the Ollama server for its models…"))
@@ -187,7 +185,11 @@ func (m *model) pickerLines(w, h int) []string {
 		}
 		line := fmt.Sprintf("%s %-28s %6s %-7s %10s  %s", star, oneLine(mi.Name), oneLine(mi.ParameterSize),
 			oneLine(mi.Quantization), size, tag)
-		line = fit(line, w)
+		mark := "  "
+		if r == p.cur {
+			mark = "▸ "
+		}
+		line = fit(mark+line, w)
 		switch {
 		case r == p.cur:
 			line = st.Selected.Render(line)

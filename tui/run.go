@@ -8,6 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 )
 
 // Run shows the dashboard on the terminal (alternate screen) until the
@@ -32,7 +33,14 @@ func Run(ctx context.Context, o Options) (summaryLine string, err error) {
 			o.Theme = ThemeDark
 		}
 	}
-	m := newModel(ctx, o, nil)
+	var r *lipgloss.Renderer
+	if o.NoColor {
+		// NO_COLOR takes colours away, not emphasis: keep bold, underline and
+		// reverse video, which mark the cursor and the focused pane and button.
+		r = lipgloss.NewRenderer(os.Stdout)
+		r.SetColorProfile(termenv.ANSI)
+	}
+	m := newModel(ctx, o, r)
 	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(20)}
 	if o.Mouse {
 		opts = append(opts, tea.WithMouseCellMotion())

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/scalepilot/scalepilot/engine"
@@ -196,7 +197,7 @@ func (m *model) headerLines() []string {
 	if sku != "" {
 		left = append(left, oneLine(sku))
 	}
-	if m.state.Location != "" {
+	if m.state.Location != "" && m.state.Location != sku {
 		left = append(left, oneLine(m.state.Location))
 	}
 	next := m.nextText() + " "
@@ -395,21 +396,22 @@ func (m *model) chartLabel(c *chart) string {
 	} else {
 		parts = append(parts, st.Warn.Render("no data in window"))
 	}
+	// what changes the meaning of the chart first: joinFit drops the tail
+	if c.series.Derived {
+		parts = append(parts, st.Warn.Render("derived from demand"))
+	}
+	if s := c.sum; s.Gaps > 0 {
+		parts = append(parts, st.Warn.Render(plural(s.Gaps, "gap")))
+	}
+	if c.series.Unit == engine.UnitRelative {
+		parts = append(parts, st.Dim.Render("relative scale"))
+	}
 	if c.thr > 0 && c.series.Unit == engine.UnitPercent {
 		parts = append(parts, st.Dim.Render(fmt.Sprintf("threshold %.0f%% ···", c.thr)))
 	}
 	if s := c.sum; s.Points > 0 {
 		parts = append(parts, st.Dim.Render(fmt.Sprintf("min %s max %s",
 			metricValue(s.Min, c.series.Unit), metricValue(s.Max, c.series.Unit))))
-		if s.Gaps > 0 {
-			parts = append(parts, st.Warn.Render(fmt.Sprintf("%d gaps", s.Gaps)))
-		}
-	}
-	if c.series.Unit == engine.UnitRelative {
-		parts = append(parts, st.Dim.Render("relative scale"))
-	}
-	if c.series.Derived {
-		parts = append(parts, st.Warn.Render("derived from demand"))
 	}
 	return joinFit(parts, "  ", m.lay.chartW)
 }
@@ -654,8 +656,12 @@ func (m *model) cardBlocks(w, h int) []string {
 			block = append(block, "  "+st.Dim.Render("guardrails: ")+e)
 		}
 		in := d.Inputs
-		block = append(block, "  "+st.Dim.Render(fmt.Sprintf("advisor %s %s · cpu %s · mem %s",
-			d.Advisor, oneLine(d.Model), summaryText(in.CPU), summaryText(in.Memory))))
+		who := string(d.Advisor)
+		if d.Model != "" {
+			who += " " + oneLine(d.Model)
+		}
+		block = append(block, "  "+st.Dim.Render(fmt.Sprintf("advisor %s · cpu %s · mem %s",
+			who, summaryText(in.CPU), summaryText(in.Memory))))
 		if d.ID == m.sel {
 			k := st.Accent.Render("y") + " approve  " + st.Accent.Render("n") + " reject  " +
 				st.Accent.Render("enter") + " open record"
@@ -758,14 +764,14 @@ func (m *model) historyLines(r rect) []string {
 	st := m.st
 	focused := m.focus == paneHistory
 	framed := m.lay.wide || m.lay.full
-	w, h := r.w-2, r.h-1
+	w, h := r.w-1, r.h-1
 	if framed {
 		w, h = r.w-4, r.h-2
 	}
 	rows := m.historyRows()
 	var body []string
 	if m.filtering || m.filter.Value() != "" {
-		body = append(body, m.filter.View())
+		body = append(body, " "+m.filter.View())
 		h--
 	}
 	if len(rows) == 0 {
@@ -773,17 +779,18 @@ func (m *model) historyLines(r rect) []string {
 		if m.filter.Value() != "" {
 			msg = "No decision matches the filter; esc clears it."
 		}
-		body = append(body, st.Dim.Render(msg))
+		body = append(body, " "+st.Dim.Render(msg))
 	}
+	// the first cell marks the cursor row (▸), also without colours
 	first := max(0, min(m.hcur-h/2, len(rows)-h))
 	for i := first; i < len(rows) && i < first+h; i++ {
 		d := rows[i]
-		line := fit(m.rowText(d, w), w)
+		line := fit(m.rowText(d, w-1), w-1)
 		if i == m.hcur && focused {
-			body = append(body, st.Selected.Render(line))
+			body = append(body, "▸"+st.Selected.Render(line))
 			continue
 		}
-		body = append(body, m.styleRow(line, m.outcome(d)))
+		body = append(body, " "+m.styleRow(line, m.outcome(d)))
 	}
 	extra := fmt.Sprint(len(m.history))
 	if m.filter.Value() != "" {
@@ -792,7 +799,7 @@ func (m *model) historyLines(r rect) []string {
 	if framed {
 		return m.frame(r, "4 History", extra, focused, body)
 	}
-	return append([]string{m.rule(r.w, "4 History", extra, focused)}, indent(body)...)
+	return append([]string{m.rule(r.w, "4 History", extra, focused)}, body...)
 }
 
 func (m *model) styleRow(line, outcome string) string {
@@ -829,6 +836,27 @@ func (m *model) toastLine() string {
 	return " " + t.text
 }
 
+// footerLine is the short help. "? help" and "q quit" always show: the
+// pane's keys before them are dropped, last first, to what fits.
 func (m *model) footerLine() string {
-	return " " + m.help.ShortHelpView(m.keys.shortHelp(m.focus, len(m.cards) > 0))
+	hs := m.help.Styles
+	sep := hs.ShortSeparator.Render(m.help.ShortSeparator)
+	item := func(b key.Binding) string {
+		return hs.ShortKey.Render(b.Help().Key) + " " + hs.ShortDesc.Render(b.Help().Desc)
+	}
+	tail := item(m.keys.Help) + sep + item(m.keys.Quit)
+	room := m.w - 2 - ansi.StringWidth(tail)
+	var parts []string
+	for _, b := range m.keys.shortHelp(m.focus, len(m.cards) > 0) {
+		if !b.Enabled() {
+			continue
+		}
+		it := item(b) + sep
+		if room < ansi.StringWidth(it) {
+			break
+		}
+		room -= ansi.StringWidth(it)
+		parts = append(parts, it)
+	}
+	return " " + strings.Join(parts, "") + tail
 }
