@@ -513,6 +513,10 @@ func (m *model) onScaleKey(k tea.KeyMsg) tea.Cmd {
 	case "enter":
 		return m.submitScale()
 	}
+	if k.Type == tea.KeyRunes && digitsOnly(string(k.Runes)) != nil {
+		m.say(levelInfo, "digits only: type the number of instances, then enter; esc cancels")
+		return nil
+	}
 	var cmd tea.Cmd
 	m.scaleIn, cmd = m.scaleIn.Update(k)
 	return cmd

@@ -91,7 +91,9 @@ func (m *model) wideLayout(l *layout, body rect) {
 	lw := m.w / 2
 	l.metrics = rect{0, body.y, lw, top}
 	l.pending = rect{lw, body.y, m.w - lw, top}
-	rw := m.w * 62 / 100
+	// history gets room for a whole row (62 cells; from 160 columns also
+	// the advisor's), reasoning the rest
+	rw := m.w - max(62, m.w*43/100)
 	l.reasoning = rect{0, body.y + top, rw, body.h - top}
 	l.history = rect{rw, body.y + top, m.w - rw, body.h - top}
 }

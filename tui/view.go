@@ -752,7 +752,7 @@ func (m *model) historyRows() []*engine.Decision {
 // rowText is a history row without styles; narrow rows leave the advisor
 // out (the record view has it).
 func (m *model) rowText(d *engine.Decision, w int) string {
-	if w < 60 {
+	if w < 63 {
 		return fmt.Sprintf("%s %-4s %3d → %-3d %-11s %4s %s", d.TS.Format("15:04"), actionShort(d.Action),
 			d.Current, d.Desired, m.outcome(d), conf(d.Confidence), d.Reason)
 	}
