@@ -6,6 +6,7 @@ import (
 
 	"github.com/NimbleMarkets/ntcharts/canvas"
 	"github.com/NimbleMarkets/ntcharts/sparkline"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/scalepilot/scalepilot/engine"
 )
@@ -74,8 +75,48 @@ func (c *chart) draw(w, h int, st Styles) {
 	}
 	c.spark.DrawColumnsOnly()
 	c.drawThreshold(top, st)
-	c.view = c.spark.View()
+	c.view = c.render(style, st.Threshold)
 }
+
+// render turns the canvas into text with one styled run per stretch of
+// bars or threshold dots: the canvas's own View styles every cell on its
+// own, which costs several milliseconds a frame on a large terminal.
+func (c *chart) render(bars, dots lipgloss.Style) string {
+	var b strings.Builder
+	run := make([]rune, 0, c.w)
+	for y := range c.h {
+		if y > 0 {
+			b.WriteByte('\n')
+		}
+		runDots := false
+		for x := range c.w {
+			r := c.spark.Canvas.Cell(canvas.Point{X: x, Y: y}).Rune
+			isDot := r == thresholdDot
+			if r == 0 {
+				r = ' '
+			}
+			if isDot != runDots && len(run) > 0 {
+				b.WriteString(styleRun(run, runDots, bars, dots))
+				run = run[:0]
+			}
+			runDots = isDot
+			run = append(run, r)
+		}
+		b.WriteString(styleRun(run, runDots, bars, dots))
+		run = run[:0]
+	}
+	return b.String()
+}
+
+func styleRun(run []rune, isDots bool, bars, dots lipgloss.Style) string {
+	if isDots {
+		return dots.Render(string(run))
+	}
+	return bars.Render(string(run))
+}
+
+// thresholdDot marks the threshold's row.
+const thresholdDot = '·'
 
 // scaleMax is the value at the chart's top: 100 for percentages, else a
 // little above the window's largest value.
@@ -106,7 +147,7 @@ func (c *chart) drawThreshold(top float64, st Styles) {
 	if y < 0 || y >= c.h {
 		return
 	}
-	dot := canvas.NewCellWithStyle('·', st.Threshold)
+	dot := canvas.NewCellWithStyle(thresholdDot, st.Threshold)
 	for x := 0; x < c.w; x++ {
 		p := canvas.Point{X: x, Y: y}
 		if c.spark.Canvas.Cell(p).Rune == 0 {

@@ -41,6 +41,20 @@ func (s *screen) put(r rect, lines []string) {
 	}
 }
 
+// putExact is put for lines known to be exactly r.w cells wide (frames),
+// which saves measuring them again.
+func (s *screen) putExact(r rect, lines []string) {
+	if len(lines) != r.h {
+		s.put(r, lines)
+		return
+	}
+	for i, l := range lines {
+		if y := r.y + i; y >= 0 && y < len(s.rows) {
+			s.rows[y] = append(s.rows[y], piece{r.x, l})
+		}
+	}
+}
+
 func (s *screen) String() string {
 	var b strings.Builder
 	b.Grow(len(s.rows) * (s.w + 16))
@@ -71,17 +85,21 @@ func (m *model) View() string {
 	}
 	sc := newScreen(m.w, m.h)
 	sc.put(rect{0, 0, m.w, headerRows}, m.headerLines())
+	put := sc.put
+	if l.wide || l.full {
+		put = sc.putExact // framed panes
+	}
 	if r := l.metrics; r.w > 0 {
-		sc.put(r, m.metricsLines(r))
+		put(r, m.metricsLines(r))
 	}
 	if r := l.pending; r.w > 0 {
-		sc.put(r, m.pendingLines(r))
+		put(r, m.pendingLines(r))
 	}
 	if r := l.reasoning; r.w > 0 {
-		sc.put(r, m.reasoningLines(r))
+		put(r, m.reasoningLines(r))
 	}
 	if r := l.history; r.w > 0 {
-		sc.put(r, m.historyLines(r))
+		put(r, m.historyLines(r))
 	}
 	sc.put(rect{0, m.h - footerRows, m.w, footerRows}, []string{m.toastLine(), m.footerLine()})
 	out := sc.String()
