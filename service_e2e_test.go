@@ -889,3 +889,97 @@ func TestServiceSIGTERMInFlight(t *testing.T) {
 		t.Errorf("state after SIGTERM: in flight %+v, want decision %s kept for the next start", st.InFlight, inf.DecisionID)
 	}
 }
+
+// fakeOllama serves /api/chat on loopback: the model "primary" does not
+// exist; any other model recommends recommend instances with confidence
+// 0.8, streamed as Ollama streams.
+func fakeOllama(t *testing.T, recommend int) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/chat", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Model string `json:"model"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+			return
+		}
+		if req.Model == "primary" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error":"model %q not found, try pulling it first"}`, req.Model)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		content := fmt.Sprintf(`{"recommended_instances": %d, "confidence": 0.8, "reasoning": "steady load"}`, recommend)
+		enc := json.NewEncoder(w)
+		for _, piece := range []string{content[:15], content[15:]} {
+			enc.Encode(map[string]any{"model": req.Model, "created_at": time.Now().Format(time.RFC3339Nano),
+				"message": map[string]string{"role": "assistant", "content": piece}, "done": false})
+			w.(http.Flusher).Flush()
+		}
+		enc.Encode(map[string]any{"model": req.Model, "created_at": time.Now().Format(time.RFC3339Nano),
+			"message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": "stop"})
+	})
+	srv := &http.Server{Handler: mux}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// TestServiceModelMetrics runs the demo against a loopback Ollama whose
+// primary model is missing and whose fallback answers: the model metrics
+// (latency by model and outcome, confidence, fallbacks) and readiness follow.
+func TestServiceModelMetrics(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	dir := t.TempDir()
+	p := start(t, nil, "--demo", "--auto", "--listen", "127.0.0.1:0", "--speed", "25",
+		"--model", "primary", "--fallback-model", "backup", "--ollama-url", fakeOllama(t, 9),
+		"--state-dir", dir)
+	addr := p.addr()
+	var st status
+	p.eventually(15*time.Second, "three decisions in /api/status", func() bool {
+		st = getStatus(t, addr)
+		return st.Decisions >= 3
+	})
+	if !st.ModelOK || st.Ready != "ok" {
+		t.Errorf("/api/status: model_ok %v ready %q, want true, ok", st.ModelOK, st.Ready)
+	}
+	var ready map[string]any
+	if code := getJSON(t, "http://"+addr+"/readyz", &ready); code != http.StatusOK || ready["status"] != "ok" {
+		t.Errorf("/readyz = %d %v, want 200 ok", code, ready)
+	}
+	if d := st.LastDecision; d == nil || d.Advisor != "model" || d.Model != "backup" ||
+		d.Confidence == nil || *d.Confidence != 0.8 {
+		t.Errorf("last decision = %+v, want the backup model's, confidence 0.8", d)
+	}
+	f := scrape(t, addr)
+	if c := f.one(t, "scalepilot_advisor_confidence", "model", "backup"); c != 0.8 {
+		t.Errorf("advisor_confidence{model=backup} = %v, want 0.8", c)
+	}
+	if n := f.one(t, "scalepilot_advisor_fallbacks_total", "to", "fallback_model"); n < 3 {
+		t.Errorf("advisor_fallbacks_total{to=fallback_model} = %v, want at least 3", n)
+	}
+	if n := f.one(t, "scalepilot_advisor_fallbacks_total", "to", "rules"); n != 0 {
+		t.Errorf("advisor_fallbacks_total{to=rules} = %v, want 0 (a model answered)", n)
+	}
+	if n := f.one(t, "scalepilot_advisor_latency_seconds", "model", "backup", "outcome", "ok"); n < 3 {
+		t.Errorf("advisor_latency_seconds{model=backup,outcome=ok} count %v, want at least 3", n)
+	}
+	if n := f.one(t, "scalepilot_advisor_latency_seconds", "model", "primary", "outcome", "error"); n < 3 {
+		t.Errorf("advisor_latency_seconds{model=primary,outcome=error} count %v, want at least 3", n)
+	}
+	if f.one(t, "scalepilot_model_up") != 1 {
+		t.Errorf("model_up = %v, want 1", f.one(t, "scalepilot_model_up"))
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Fatalf("after SIGTERM: exit %d, want 0\nstderr:\n%s", code, p.stderr)
+	}
+	checkCleanStop(t, p, dir)
+}
