@@ -160,6 +160,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	}
 	defer closeLog()
 	logger.Info("starting", "version", versionString(), "scale_set", b.name, "mode", cfg.Mode, "state_dir", stateDir)
+	if pid := lk.StalePID(); pid != 0 {
+		logger.Warn("took over the lock of a scalepilot that is gone", "pid", pid, "lock", lk.Path())
+	}
 	if b.warning != "" {
 		logger.Warn(b.warning)
 		if cfg.Auto {

@@ -796,6 +796,9 @@ func TestServiceKillAndRestart(t *testing.T) {
 	if code := c.wait(15 * time.Second); code != 0 {
 		t.Fatalf("run 3: exit %d, want 0\nstderr:\n%s", code, c.stderr)
 	}
+	if want := fmt.Sprintf("took over the lock of a scalepilot that is gone\" pid=%d", b.cmd.Process.Pid); !strings.Contains(c.stderr.String(), want) {
+		t.Errorf("run 3 did not say it took over the killed process's lock (%s):\n%s", want, c.stderr)
+	}
 	if !strings.Contains(c.stderr.String(), "torn line") {
 		t.Errorf("run 3 did not warn about the torn line:\n%s", c.stderr)
 	}
