@@ -102,7 +102,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*ScaleSet, error) {
 }
 
 func (s *ScaleSet) newClients(cred azcore.TokenCredential, base policy.ClientOptions) error {
-	armOpts := &arm.ClientOptions{ClientOptions: base}
+	// scalepilot never registers resource providers in the subscription: a
+	// missing registration is an error to report, not a side effect.
+	armOpts := &arm.ClientOptions{ClientOptions: base, DisableRPRegistration: true}
 	var err error
 	if s.vmss, err = armcompute.NewVirtualMachineScaleSetsClient(s.cfg.SubscriptionID, cred, armOpts); err != nil {
 		return fmt.Errorf("create scale set client: %w", err)
@@ -226,6 +228,13 @@ func (s *ScaleSet) SetCapacity(ctx context.Context, capacity int) error {
 	case err == nil:
 		s.log.Info("capacity change done", "capacity", capacity, "duration_ms", time.Since(start).Milliseconds())
 		return nil
+	case poller.Done() && ctx.Err() == nil && !failedOperation(err):
+		// Azure said Succeeded; only the SDK's final read of the scale set
+		// failed (network, or a body it cannot decode). The change is made:
+		// counting it as failed would make the engine try it again.
+		s.log.Warn("capacity change done; reading the scale set afterwards failed",
+			"capacity", capacity, "err", err)
+		return nil
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return fmt.Errorf("%s scale set %s: %w after %s: Azure goes on with it; "+
 			"the next reads show it as updating", w.op, s.cfg.VMSSName, ErrStillRunning, s.cfg.ApplyTimeout)
@@ -233,6 +242,15 @@ func (s *ScaleSet) SetCapacity(ctx context.Context, capacity int) error {
 		return fmt.Errorf("%s scale set %s: stopped waiting: %w", w.op, s.cfg.VMSSName, err)
 	}
 	return s.classifyOperation(w, err)
+}
+
+// failedOperation reports whether the error of a finished poller is
+// Azure's report that the operation failed, rather than a failure of the
+// final read that follows success. A failed operation arrives as an error
+// built from a 2xx status answer ({"status": "Failed", "error": ...}).
+func failedOperation(err error) bool {
+	ae := asAPIError(err)
+	return ae != nil && ae.Status >= 200 && ae.Status < 300
 }
 
 // str dereferences an optional string from the SDK.
