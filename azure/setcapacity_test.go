@@ -200,8 +200,8 @@ func TestSetCapacityOutcomesWithRealBodies(t *testing.T) {
 		patches    int
 	}{
 		{
-			name:    "409 Conflict: another operation in progress",
-			answers: []answer{{status: 409, file: conflict}},
+			name:       "409 Conflict: another operation in progress",
+			answers:    []answer{{status: 409, file: conflict}},
 			retryLater: true, code: "Conflict", patches: 1,
 			says: []string{"another operation is in progress", "concurrent request"},
 		},
@@ -226,8 +226,8 @@ func TestSetCapacityOutcomesWithRealBodies(t *testing.T) {
 			patches: 1, says: []string{"AuthorizationFailed", "lacks permission"},
 		},
 		{
-			name:    "429 with Retry-After 1200: not waited for in the HTTP layer",
-			answers: []answer{{status: 429, file: throttle, headers: docsHeaders}},
+			name:       "429 with Retry-After 1200: not waited for in the HTTP layer",
+			answers:    []answer{{status: 429, file: throttle, headers: docsHeaders}},
 			retryLater: true, after: 20 * time.Minute, code: "TooManyRequests", patches: 1,
 			says: []string{"throttling"},
 		},
@@ -240,8 +240,8 @@ func TestSetCapacityOutcomesWithRealBodies(t *testing.T) {
 			ok: true, patches: 2,
 		},
 		{
-			name:    "429 with Retry-After 1 every time: retries run out, tried again later",
-			answers: []answer{{status: 429, file: throttleRW, headers: []string{"Retry-After", "1"}}},
+			name:       "429 with Retry-After 1 every time: retries run out, tried again later",
+			answers:    []answer{{status: 429, file: throttleRW, headers: []string{"Retry-After", "1"}}},
 			retryLater: true, after: time.Second, code: "TooManyRequests",
 			patches: 1 + int(retryOptions().MaxRetries), says: []string{"throttling"},
 		},
