@@ -70,11 +70,11 @@ type setting struct {
 }
 
 var requiredSettings = []setting{
-	{"subscription", "--subscription", "AZURE_SUBSCRIPTION_ID", "azure.subscription_id",
+	{"subscription", "--subscription", "AZURE_SUBSCRIPTION_ID", "subscription_id",
 		func(c Config) string { return c.SubscriptionID }},
-	{"resource group", "--resource-group", "AZURE_RESOURCE_GROUP", "azure.resource_group",
+	{"resource group", "--resource-group", "AZURE_RESOURCE_GROUP", "resource_group",
 		func(c Config) string { return c.ResourceGroup }},
-	{"scale set name", "--vmss-name", "AZURE_VMSS_NAME", "azure.vmss_name",
+	{"scale set name", "--vmss-name", "AZURE_VMSS_NAME", "vmss_name",
 		func(c Config) string { return c.VMSSName }},
 }
 
@@ -88,7 +88,8 @@ func CheckSettings(cfg Config) error {
 			continue
 		}
 		errs = append(errs, fmt.Errorf("%w: the Azure %s is not set: pass %s, set %s, "+
-			"or set %s in the config file (or use --demo for the simulated scale set)",
+			"or set %s under [azure] in the config file (--config, by default "+
+			"$XDG_CONFIG_HOME/scalepilot/config.toml); or use --demo for the simulated scale set",
 			ErrMissingSetting, s.what, s.flag, s.env, s.key))
 	}
 	return errors.Join(errs...)
