@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -440,4 +441,40 @@ func TestCleanText(t *testing.T) {
 	if got := oneLine("a\n  b\x1b[1m\nc"); got != "a b c" {
 		t.Errorf("oneLine folded to %q, want %q", got, "a b c")
 	}
+}
+
+// TestPickerMatchesUntaggedName points the picker at the current model when
+// the configuration names it without its tag (tiny is tiny:latest).
+func TestPickerMatchesUntaggedName(t *testing.T) {
+	f := newFixture(t, 120, 40)
+	st := sampleStatus()
+	st.Models = engine.ModelChoice{Primary: "tiny", Fallback: "mistral:7b"}
+	f.send(engine.StatusNote{Status: st})
+	f.m.o.ListModels = func(context.Context) ([]engine.ModelInfo, error) {
+		return append(sampleModels(), engine.ModelInfo{Name: "tiny:latest", Size: 267_479, Present: true}), nil
+	}
+	f.press("M")
+	p := f.m.picker
+	if got := p.all[p.rows[p.cur]].Name; got != "tiny:latest" {
+		t.Fatalf("picker cursor on %s, want the current primary tiny:latest", got)
+	}
+	f.wantView("tiny:latest", "267 kB", "primary")
+}
+
+// TestPreviousReasoningStaysWhileWaiting keeps the last answer on screen
+// until the next decision's advisor starts to answer.
+func TestPreviousReasoningStaysWhileWaiting(t *testing.T) {
+	f := newFixture(t, 120, 40)
+	f.loaded()
+	f.send(engine.TickNote{At: t0.Add(5 * time.Minute), Seq: 13, Next: t0.Add(10 * time.Minute)})
+	f.wantView("decision 13", "Waiting for the advisor…", "Previous decision:", "decision 12",
+		"llama3:8b recommends 12 instances")
+	f.send(engine.TickNote{At: t0.Add(10 * time.Minute), Seq: 14}) // 13 said nothing: 12 stays
+	f.wantView("decision 14", "Previous decision:", "decision 12")
+	f.send(engine.TokenNote{Seq: 14, Model: "llama3:8b", Text: "a new answer"}, flushMsg{})
+	v := ansi.Strip(f.m.View())
+	if strings.Contains(v, "Previous decision:") || strings.Contains(v, "recommends 12 instances") {
+		t.Fatalf("the previous decision stays after the new one streams:\n%s", v)
+	}
+	f.wantView("a new answer")
 }

@@ -146,6 +146,9 @@ func sizeGB(b int64) string {
 		return "-"
 	}
 	gb := float64(b) / 1e9
+	if b < 1e6 {
+		return fmt.Sprintf("%.0f kB", float64(b)/1e3)
+	}
 	if gb < 1 {
 		return fmt.Sprintf("%.0f MB", float64(b)/1e6)
 	}

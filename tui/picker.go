@@ -81,7 +81,7 @@ func (p *picker) refilter() {
 // pointAt moves the cursor to the named model when it is listed.
 func (p *picker) pointAt(name string) {
 	for r, i := range p.rows {
-		if p.all[i].Name == name {
+		if sameModel(p.all[i].Name, name) {
 			p.cur = r
 			return
 		}
@@ -177,10 +177,10 @@ func (m *model) pickerLines(w, h int) []string {
 			size = "not pulled"
 		}
 		tag := ""
-		switch mi.Name {
-		case m.status.Models.Primary:
+		switch {
+		case sameModel(mi.Name, m.status.Models.Primary):
 			tag = "primary"
-		case m.status.Models.Fallback:
+		case sameModel(mi.Name, m.status.Models.Fallback):
 			tag = "fallback"
 		}
 		line := fmt.Sprintf("%s %-28s %6s %-7s %10s  %s", star, oneLine(mi.Name), oneLine(mi.ParameterSize),
@@ -206,4 +206,16 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// sameModel reports whether two Ollama model names name the same model: a
+// name without a tag means its "latest" tag.
+func sameModel(a, b string) bool {
+	withTag := func(s string) string {
+		if s != "" && !strings.Contains(s, ":") {
+			return s + ":latest"
+		}
+		return s
+	}
+	return withTag(a) == withTag(b)
 }

@@ -28,6 +28,21 @@ type reasoning struct {
 	lastWall  time.Time
 	advice    *engine.AdviceNote
 	decision  *engine.Decision
+	// prev is the last decision that said something, shown under this one
+	// until this one's advisor starts to answer: with a fast demo and a
+	// slow model, the pane would otherwise mostly show "waiting".
+	prev *reasoning
+}
+
+// next starts the reasoning of decision seq, keeping r (or what r kept) as
+// the previous one.
+func (r reasoning) next(seq int, at time.Time) reasoning {
+	prev := r.prev
+	if r.tokens > 0 || r.advice != nil {
+		r.prev = nil
+		prev = &r
+	}
+	return reasoning{seq: seq, at: at, prev: prev}
 }
 
 // streaming reports whether tokens are arriving and no answer is in yet.
@@ -70,6 +85,11 @@ func (r *reasoning) render(width int, wrap bool, st Styles) []string {
 	if r.advice == nil {
 		if r.tokens == 0 {
 			add(dim, "Waiting for the advisor…")
+			if r.prev != nil {
+				out = append(out, "")
+				add(dim, "Previous decision:")
+				out = append(out, r.prev.render(width, wrap, st)...)
+			}
 		}
 		return out
 	}

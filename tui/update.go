@@ -86,7 +86,7 @@ func (m *model) onNote(n engine.Notification) tea.Cmd {
 	switch n := n.(type) {
 	case engine.TickNote:
 		m.tick = n
-		m.rs = reasoning{seq: n.Seq, at: n.At}
+		m.rs = m.rs.next(n.Seq, n.At)
 		m.rsDirty = true
 	case engine.MetricsNote:
 		if m.frozen {
@@ -136,7 +136,7 @@ func errText(err error) string {
 func (m *model) onToken(t engine.TokenNote) tea.Cmd {
 	if t.Seq > m.rs.seq {
 		// the tick was dropped or not sent: start the new decision here
-		m.rs = reasoning{seq: t.Seq, at: m.tick.At}
+		m.rs = m.rs.next(t.Seq, m.tick.At)
 	}
 	if t.Seq < m.rs.seq {
 		return nil // a late token of an older decision
