@@ -90,9 +90,16 @@ func asAPIError(err error) *APIError {
 	return ae
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date (relative to the
-// response's Date header when present, so no clock is read here).
+// retryAfter reads the wait Azure asks for, in the order azcore's retry
+// policy reads it: retry-after-ms, x-ms-retry-after-ms, then Retry-After as
+// seconds or an HTTP date (relative to the response's Date header, so no
+// clock is read here; without Date the date form is ignored).
 func retryAfter(h http.Header) time.Duration {
+	for _, k := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+		if ms, err := strconv.Atoi(strings.TrimSpace(h.Get(k))); err == nil && ms > 0 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
