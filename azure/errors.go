@@ -21,6 +21,10 @@ import (
 // it as updating until it ends.
 var ErrStillRunning = errors.New("capacity change still running")
 
+// ErrOutcomeUnknown is wrapped when Azure accepted a capacity change and
+// polling its progress then failed: the change may or may not be made.
+var ErrOutcomeUnknown = errors.New("capacity change outcome unknown")
+
 // APIError is an error answer from Azure, parsed from the ARM error
 // envelope. It unwraps to the SDK's *azcore.ResponseError.
 type APIError struct {
@@ -195,13 +199,24 @@ func (s *ScaleSet) classify(w what, err error) error {
 	return fmt.Errorf("%s %s: %w", w.op, target, ae)
 }
 
-// classifyOperation turns the error of a long-running operation's polling
-// into an outcome. Azure accepted the change and then failed it: that is
-// final, except throttling of the poll itself, which says nothing about the
-// change.
-func (s *ScaleSet) classifyOperation(w what, err error) error {
+// classifyOperation turns the error of a long-running operation into an
+// outcome. done says whether Azure reported a final status. A failed status
+// is final: the change is not made and is not retried. An error while
+// polling (network, 5xx after azcore's retries, an answer from the
+// operation URL) says nothing about the change itself: Azure accepted it
+// and may still carry it out, so the error wraps ErrOutcomeUnknown and is
+// not a retry-later (a retry would be counted as not applied while the
+// first change goes on).
+func (s *ScaleSet) classifyOperation(w what, done bool, err error) error {
+	// A 2xx answer that is an error is Azure's report of a failed status,
+	// even when a poller (armcompute's fake) returns it from Poll.
+	if !done && !failedOperation(err) {
+		return fmt.Errorf("%s scale set %s: Azure accepted the change, then following it failed: %w: %v "+
+			"(the next reads of the scale set show whether it is still updating)",
+			w.op, s.cfg.VMSSName, ErrOutcomeUnknown, err)
+	}
 	ae := asAPIError(err)
-	if ae == nil || ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusNotFound {
+	if ae == nil {
 		return s.classify(w, err)
 	}
 	return fmt.Errorf("%s scale set %s: Azure accepted the change and then failed it: %w "+

@@ -205,7 +205,8 @@ func inProgress(ps string) bool {
 // Azure refuses it for now (409 another operation in progress, throttling
 // with a long Retry-After); engine.ErrNotFound wrapped when the scale set
 // is gone; a plain error for 403, quota and SKU errors and for an operation
-// that Azure accepted and then failed.
+// that Azure accepted and then failed; an error wrapping ErrOutcomeUnknown
+// when polling an accepted change failed.
 func (s *ScaleSet) SetCapacity(ctx context.Context, capacity int) error {
 	if capacity < 0 {
 		return fmt.Errorf("change capacity of scale set %s: capacity %d is negative", s.cfg.VMSSName, capacity)
@@ -241,7 +242,7 @@ func (s *ScaleSet) SetCapacity(ctx context.Context, capacity int) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s scale set %s: stopped waiting: %w", w.op, s.cfg.VMSSName, err)
 	}
-	return s.classifyOperation(w, err)
+	return s.classifyOperation(w, poller.Done(), err)
 }
 
 // failedOperation reports whether the error of a finished poller is

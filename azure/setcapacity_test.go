@@ -2,12 +2,17 @@ package azure
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/scalepilot/scalepilot/engine"
 )
 
 // recordedLRO is the Go SDK's own recorded VMSS PATCH with its
@@ -54,6 +59,7 @@ type lroServer struct {
 	*azureServer
 	rec     recordedLRO
 	final   []byte // when set, the final GET's body instead of the recorded one
+	pollErr int    // when set, the status of every poll after the first
 	mu      sync.Mutex
 	patches int
 	polls   int
@@ -83,6 +89,8 @@ func newLROServer(t *testing.T, answers []answer, failure []byte) *lroServer {
 			switch {
 			case l.polls == 1:
 				writeJSON(w, http.StatusOK, inProgress)
+			case l.pollErr != 0:
+				writeJSON(w, l.pollErr, []byte(`{"error":{"code":"InternalServerError","message":"test"}}`))
 			case failure != nil:
 				writeJSON(w, http.StatusOK, failure)
 			default:
@@ -157,6 +165,31 @@ func TestSetCapacityDoneWhenOnlyTheFinalReadFails(t *testing.T) {
 	}
 	if n := l.count(http.MethodGet, vmssPath); n != 1 {
 		t.Errorf("final GET sent %d times, want 1", n)
+	}
+}
+
+// TestSetCapacityPollingFails: Azure accepted the change, then polling its
+// progress fails. The change may still be made: neither applied, nor a
+// retry-later, nor "failed" as if Azure had refused it.
+func TestSetCapacityPollingFails(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusNotFound} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			l := newLROServer(t, []answer{{}}, nil)
+			l.pollErr = status
+			// No HTTP retries, so that the 500 case does not wait for them.
+			s := l.scaleSet(t, func(c *Config) { c.Retry = &policy.RetryOptions{MaxRetries: -1} })
+			err := s.SetCapacity(t.Context(), 3)
+			if !errors.Is(err, ErrOutcomeUnknown) {
+				t.Fatalf("SetCapacity error %v, want ErrOutcomeUnknown", err)
+			}
+			var rl *engine.RetryLaterError
+			if errors.As(err, &rl) || errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("a change Azure accepted is neither retried nor a missing scale set: %v", err)
+			}
+			if strings.Contains(err.Error(), "failed it") {
+				t.Errorf("error %q says Azure failed the change; it only failed to report", err)
+			}
+		})
 	}
 }
 
