@@ -39,7 +39,8 @@ func hold(cur int, r Reason, msg string, edits []Edit) Outcome {
 // Decide applies the guardrails to an advisor's answer, in a fixed order:
 // capacity known, nothing in flight, no unexplained change, fresh metrics,
 // confidence, then clamp, step limit, flap guard and cooldown on the
-// recommendation. Every change to the desired capacity is an Edit.
+// recommendation. A scale-out also waits (as a cooldown) until the newest
+// metrics bucket began after the last applied action. Every change to the desired capacity is an Edit.
 func Decide(in DecideInput) Outcome {
 	p, cur := in.Policy, in.Current
 	if !in.StateOK || cur < 1 {
@@ -119,6 +120,16 @@ func Decide(in DecideInput) Outcome {
 				action, want, action, left.Round(time.Second)), edits)
 		}
 	}
+	if action == ActionScaleOut && !in.LastAppliedAt.IsZero() {
+		// The newest bucket was served by the capacity before the last
+		// action (new instances serve only once provisioned): sized on it,
+		// a second scale-out would count the added instances twice.
+		if start := newestBucketStart(in.Inputs.CPU, in.Now, p.Grain); !start.After(in.LastAppliedAt) {
+			return hold(cur, ReasonCooldown, fmt.Sprintf(
+				"%s to %d waits: the newest CPU bucket (from %s) predates the last action at %s",
+				action, want, start.Format(time.RFC3339), in.LastAppliedAt.Format(time.RFC3339)), edits)
+		}
+	}
 	reason, msg := ReasonRecommended, fmt.Sprintf("%s advisor recommends %d", adv.Advisor, adv.Recommended)
 	if len(edits) > 0 {
 		reason = edits[len(edits)-1].Code
@@ -134,6 +145,12 @@ func confidenceOf(a Advice) float64 {
 		return 0
 	}
 	return a.Confidence
+}
+
+// newestBucketStart is when the newest complete bucket of s began.
+func newestBucketStart(s MetricSummary, now time.Time, grain time.Duration) time.Time {
+	age := time.Duration(math.Round(s.AgeSec * float64(time.Second)))
+	return now.Add(-age - grain)
 }
 
 // flapFloor is the smallest capacity whose projected utilization (the same

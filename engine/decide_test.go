@@ -126,6 +126,16 @@ var decideCases = []decideCase{
 	{name: "scale-out 10m after an action is past its own cooldown", setup: func(in *DecideInput) {
 		in.Advice, in.LastAppliedAt = rulesSay(6), t0.Add(-10*time.Minute)
 	}, want: 6, action: ActionScaleOut, reason: ReasonRecommended},
+	// the newest bucket ended 4m ago at 1m grain: it began at t0-5m, when
+	// the last action was applied, so it was served by the old capacity
+	{name: "scale-out waits for a bucket that began after the last action", setup: func(in *DecideInput) {
+		in.Inputs.CPU.AgeSec = 240
+		in.Advice, in.LastAppliedAt = rulesSay(6), t0.Add(-5*time.Minute)
+	}, want: 4, action: ActionHold, reason: ReasonCooldown},
+	{name: "scale-out on a bucket that began after the last action", setup: func(in *DecideInput) {
+		in.Inputs.CPU.AgeSec = 180
+		in.Advice, in.LastAppliedAt = rulesSay(6), t0.Add(-5*time.Minute)
+	}, want: 6, action: ActionScaleOut, reason: ReasonRecommended},
 	{name: "cooldown keeps the guardrail edits", setup: func(in *DecideInput) {
 		in.Advice, in.LastAppliedAt = rulesSay(20), t0.Add(-time.Minute)
 	}, want: 4, action: ActionHold, reason: ReasonCooldown,

@@ -14,10 +14,26 @@ const saturatedCPU = 95.0
 // assumes when the CPU is saturated.
 const saturationHeadroom = 1.2
 
-// RuleAdvice is the rule advisor: target tracking on CPU with a tolerance
-// band, a longer window before scaling in, headroom when the CPU is saturated
-// and a floor from memory pressure. It is deterministic and always answers
-// when there is a CPU reading.
+// RuleAdvice is the rule advisor. It is deterministic and always answers
+// when there is a CPU reading. It acts rarely and asymmetrically:
+//
+//   - scale out when the newest CPU reading is at or above the scale-out threshold
+//     (Policy.ScaleOutCPU) and the bucket before it was busy too (at least
+//     the lower edge of the target band): a lone spike out of a quiet period
+//     is over before a new instance could serve, so it is not chased. The
+//     new capacity runs the newest load at the target, with 20 % headroom
+//     when the reading is saturated (the real load is unknown);
+//   - scale in only when CPU stayed below the target band for the whole
+//     Policy.ScaleInWindow, and then in one proportional step: enough
+//     instances to run the peak of the whole look-back window halfway
+//     between the target and the scale-out threshold;
+//   - memory: above Policy.ScaleOutMemory it asks for enough instances to
+//     bring it to the lower edge of its band (threshold × (1 − tolerance));
+//     no scale-in while memory peaked above that level within the look-back
+//     window, so memory does not flap around its threshold.
+//
+// Between the two triggers it holds: that wide band is what keeps the
+// number of actions low.
 func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advice {
 	a := Advice{Advisor: AdvisorRules, Recommended: current}
 	if current < 1 {
@@ -28,50 +44,99 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 		a.Reasoning = "no CPU reading: keep the current capacity"
 		return a
 	}
-	util := in.CPU.Current
-	ratio := util / p.TargetCPU
 	want := current
+	util := in.CPU.Current
+	lowEdge := p.TargetCPU * (1 - p.Tolerance)
 	switch {
-	case inBand(ratio, p.Tolerance):
-		a.Reasoning = fmt.Sprintf("CPU %.0f%% is within %.0f%% of the %.0f%% target",
-			util, p.Tolerance*100, p.TargetCPU)
-	case ratio > 1:
+	case util >= p.ScaleOutCPU-1e-9:
+		prev, ok := previousReading(m.CPU)
+		if ok && prev < lowEdge-1e-9 {
+			a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is above the %.0f%% threshold but was %.0f%% a bucket before: a lone spike, not chased",
+				util, current, p.ScaleOutCPU, prev)
+			break
+		}
 		load := util
 		if util >= saturatedCPU {
 			load = util * saturationHeadroom
 		}
 		want = ceilDiv(float64(current)*load, p.TargetCPU)
-		a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is above the %.0f%% target",
-			util, current, p.TargetCPU)
+		a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is above the %.0f%% threshold: size for the %.0f%% target",
+			util, current, p.ScaleOutCPU, p.TargetCPU)
 		if util >= saturatedCPU {
 			a.Reasoning += "; saturated, so assuming 20% more load than measured"
 		}
+	case util > p.TargetCPU*(1+p.Tolerance)+1e-9:
+		a.Reasoning = fmt.Sprintf("CPU %.0f%% is above the %.0f%% target but below the %.0f%% threshold: hold",
+			util, p.TargetCPU, p.ScaleOutCPU)
 	default:
-		peak, ok := windowMax(m.CPU, now.Add(-p.ScaleInWindow-m.Grain))
-		if !ok {
-			peak = util
-		}
-		if inBand(peak/p.TargetCPU, p.Tolerance) || peak >= p.TargetCPU {
-			a.Reasoning = fmt.Sprintf("CPU %.0f%% now but peaked at %.0f%% in the last %s: wait before scaling in",
-				util, peak, p.ScaleInWindow)
-		} else {
-			want = ceilDiv(float64(current)*peak, p.TargetCPU)
-			a.Reasoning = fmt.Sprintf("CPU at most %.0f%% over the last %s on %d instances, below the %.0f%% target",
-				peak, p.ScaleInWindow, current, p.TargetCPU)
-		}
+		want, a.Reasoning = scaleInAdvice(m, util, current, p, now)
 	}
-	if inPercent(in.Memory) && in.Memory.Current > p.ScaleOutMemory {
-		if byMem := ceilDiv(float64(current)*in.Memory.Current, p.ScaleOutMemory); byMem > want {
-			want = byMem
-			a.Reasoning += fmt.Sprintf("; memory %.0f%% is above %.0f%%", in.Memory.Current, p.ScaleOutMemory)
-		}
-	}
+	want, a.Reasoning = memoryFloor(m, in, current, want, p, now, a.Reasoning)
 	if want < 1 {
 		want = 1
 	}
 	a.Recommended = want
 	a.Reasoning += fmt.Sprintf(": recommend %d", want)
 	return a
+}
+
+// scaleInAdvice is the rule advisor's answer when CPU is not above the
+// target band: hold while the scale-in window was busy, else one step to the
+// capacity that runs the look-back window's peak at the scale-in level.
+func scaleInAdvice(m Metrics, util float64, current int, p Policy, now time.Time) (int, string) {
+	lowEdge := p.TargetCPU * (1 - p.Tolerance)
+	recent, ok := windowMax(m.CPU, now.Add(-p.ScaleInWindow-m.Grain))
+	if !ok {
+		recent = util
+	}
+	if recent >= lowEdge-1e-9 {
+		return current, fmt.Sprintf("CPU %.0f%% now, at most %.0f%% in the last %s: not below the target band long enough to scale in",
+			util, recent, p.ScaleInWindow)
+	}
+	peak, ok := windowMax(m.CPU, now.Add(-p.Lookback))
+	if !ok {
+		peak = recent
+	}
+	want := min(current, ceilDiv(float64(current)*peak, p.TargetCPU))
+	return want, fmt.Sprintf("CPU below %.0f%% for %s and at most %.0f%% over the last %s on %d instances: size the peak for the %.0f%% target",
+		lowEdge, p.ScaleInWindow, peak, p.Lookback, current, p.TargetCPU)
+}
+
+// memoryFloor raises want for memory pressure (see RuleAdvice).
+func memoryFloor(m Metrics, in Inputs, current, want int, p Policy, now time.Time, why string) (int, string) {
+	if !inPercent(in.Memory) {
+		return want, why
+	}
+	level := p.ScaleOutMemory * (1 - p.Tolerance)
+	if in.Memory.Current > p.ScaleOutMemory+1e-9 {
+		if byMem := ceilDiv(float64(current)*in.Memory.Current, level); byMem > want {
+			return byMem, why + fmt.Sprintf("; memory %.0f%% is above %.0f%%: size it for %.0f%%",
+				in.Memory.Current, p.ScaleOutMemory, level)
+		}
+		return want, why
+	}
+	if want >= current {
+		return want, why
+	}
+	if peak, ok := windowMax(m.Memory, now.Add(-p.Lookback)); ok && peak > level+1e-9 {
+		return current, why + fmt.Sprintf("; but memory peaked at %.0f%%, above %.0f%%: no scale-in", peak, level)
+	}
+	return want, why
+}
+
+// previousReading returns the valid reading before the newest one.
+func previousReading(s Series) (float64, bool) {
+	seen := false
+	for i := len(s.Points) - 1; i >= 0; i-- {
+		if !usable(s.Points[i]) {
+			continue
+		}
+		if seen {
+			return s.Points[i].V, true
+		}
+		seen = true
+	}
+	return 0, false
 }
 
 // inBand reports whether ratio lies within tolerance of 1, edges included:

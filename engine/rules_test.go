@@ -38,8 +38,18 @@ func TestRuleAdvice(t *testing.T) {
 		{"within the tolerance band", 4, window(40, 63), 4},
 		{"upper edge of the band", 4, window(40, 66), 4},
 		{"lower edge of the band", 4, window(40, 54), 4},
-		{"above the target: capacity x utilization / target", 4, window(40, 90), 6},
-		{"just above the band", 4, window(40, 67), 5},
+		{"above the threshold: capacity x utilization / target", 4, window(40, 90), 6},
+		// Behaviour change: between the band and the 75% scale-out
+		// threshold the advisor now holds (fewer actions).
+		{"just above the band holds", 4, window(40, 67), 4},
+		{"below the scale-out threshold holds", 4, window(40, 74), 4},
+		{"at the scale-out threshold: ceil(4 x 75 / 60)", 4, window(40, 75), 5},
+		{"a lone spike out of a quiet bucket is not chased", 4,
+			window(40, then([]float64{20}, 100, 1)...), 4},
+		{"a saturated reading after a busy bucket: ceil(4 x 120 / 60)", 4,
+			window(40, then([]float64{60}, 100, 1)...), 8},
+		{"a busy bucket just under the band still confirms: ceil(5 x 80 / 60)", 5,
+			window(40, then([]float64{54}, 80, 1)...), 7},
 		{"below saturation: no headroom", 4, window(40, 94), 7},
 		{"saturated: 20% headroom", 4, window(40, 100), 8},
 		{"saturated at 95%", 4, window(40, 95), 8},
@@ -50,8 +60,15 @@ func TestRuleAdvice(t *testing.T) {
 			window(40, then(then([]float64{30}, 55, 1), 30, 9)...), 4},
 		{"scale-in sizes for the window's peak", 4,
 			window(40, then(then([]float64{20}, 40, 1), 20, 9)...), 3},
-		{"a peak before the window is ignored", 4,
-			window(40, then(then([]float64{30}, 90, 1), 30, 20)...), 2},
+		// Behaviour change: the scale-in is sized for the peak of the whole
+		// look-back window, not only of the scale-in window.
+		{"scale-in sizes for the look-back's peak: ceil(4 x 40 / 60)", 4,
+			window(40, then(then([]float64{20}, 40, 1), 20, 30)...), 3},
+		{"a high peak in the look-back blocks the scale-in", 4,
+			window(40, then(then([]float64{30}, 90, 1), 30, 20)...), 4},
+		{"memory above the threshold sizes for 72%: ceil(4 x 81 / 72)", 4, window(81, 60), 5},
+		{"memory that peaked above 72% blocks a scale-in", 4, window(75, 30), 4},
+		{"memory under 72% lets the scale-in through: ceil(4 x 30 / 60)", 4, window(70, 30), 2},
 		{"memory floor raises the recommendation", 4, window(90, 60), 5},
 		{"memory floor never lowers it", 4, window(85, 90), 6},
 		{"memory under its threshold is ignored", 4, window(79, 60), 4},
@@ -74,6 +91,25 @@ func TestRuleAdvice(t *testing.T) {
 				t.Error("the rule advisor claims a confidence")
 			}
 		})
+	}
+}
+
+// TestRuleAdvicePeakBeforeLookbackIgnored: a peak older than the look-back
+// (here 70 buckets of 1m with a 1h look-back) does not hold a scale-in.
+func TestRuleAdvicePeakBeforeLookbackIgnored(t *testing.T) {
+	vals := then(then([]float64{90}, 20, 69), 20, 0)
+	m := Metrics{End: t0, Grain: time.Minute, Lookback: 70 * time.Minute,
+		CPU:    series(MetricCPU, UnitPercent, t0, time.Minute, vals...),
+		Memory: series(MetricMemory, UnitPercent, t0, time.Minute, repeat(40, len(vals))...)}
+	p := DefaultPolicy()
+	a := RuleAdvice(m, Summarize(m, t0), 6, p, t0)
+	if a.Recommended != 2 { // ceil(6 x 20 / 60)
+		t.Errorf("recommended %d, want 2 (%s)", a.Recommended, a.Reasoning)
+	}
+	vals[10] = 90 // now inside the look-back
+	m.CPU = series(MetricCPU, UnitPercent, t0, time.Minute, vals...)
+	if a := RuleAdvice(m, Summarize(m, t0), 6, p, t0); a.Recommended != 6 {
+		t.Errorf("with the peak inside the look-back: recommended %d, want 6 (%s)", a.Recommended, a.Reasoning)
 	}
 }
 
