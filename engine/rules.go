@@ -17,8 +17,9 @@ const saturationHeadroom = 1.2
 // RuleAdvice is the rule advisor. It is deterministic and always answers
 // when there is a CPU reading. It acts rarely and asymmetrically:
 //
-//   - scale out when the newest CPU reading is at or above the scale-out threshold
-//     (Policy.ScaleOutCPU) and the bucket before it was busy too (at least
+//   - scale out when the newest CPU reading is at or above the scale-out
+//     threshold (Policy.ScaleOutCPU, or the upper edge of the target band
+//     when that is higher) and the bucket before it was busy too (at least
 //     the lower edge of the target band): a lone spike out of a quiet period
 //     is over before a new instance could serve, so it is not chased. The
 //     new capacity runs the newest load at the target, with 20 % headroom
@@ -47,12 +48,13 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 	want := current
 	util := in.CPU.Current
 	lowEdge := p.TargetCPU * (1 - p.Tolerance)
+	trigger := max(p.ScaleOutCPU, p.TargetCPU*(1+p.Tolerance))
 	switch {
-	case util >= p.ScaleOutCPU-1e-9:
+	case util >= trigger-1e-9:
 		prev, ok := previousReading(m.CPU)
 		if ok && prev < lowEdge-1e-9 {
-			a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is above the %.0f%% threshold but was %.0f%% a bucket before: a lone spike, not chased",
-				util, current, p.ScaleOutCPU, prev)
+			a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is at or above the %.0f%% threshold but was %.0f%% a bucket before: a lone spike, not chased",
+				util, current, trigger, prev)
 			break
 		}
 		load := util
@@ -60,14 +62,14 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 			load = util * saturationHeadroom
 		}
 		want = ceilDiv(float64(current)*load, p.TargetCPU)
-		a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is above the %.0f%% threshold: size for the %.0f%% target",
-			util, current, p.ScaleOutCPU, p.TargetCPU)
+		a.Reasoning = fmt.Sprintf("CPU %.0f%% on %d instances is at or above the %.0f%% threshold: size for the %.0f%% target",
+			util, current, trigger, p.TargetCPU)
 		if util >= saturatedCPU {
 			a.Reasoning += "; saturated, so assuming 20% more load than measured"
 		}
 	case util > p.TargetCPU*(1+p.Tolerance)+1e-9:
 		a.Reasoning = fmt.Sprintf("CPU %.0f%% is above the %.0f%% target but below the %.0f%% threshold: hold",
-			util, p.TargetCPU, p.ScaleOutCPU)
+			util, p.TargetCPU, trigger)
 	default:
 		want, a.Reasoning = scaleInAdvice(m, util, current, p, now)
 	}

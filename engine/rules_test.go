@@ -113,6 +113,22 @@ func TestRuleAdvicePeakBeforeLookbackIgnored(t *testing.T) {
 	}
 }
 
+// TestRuleAdviceTargetAboveThreshold: with an 80% target the scale-out
+// trigger is the band's upper edge (88%), not the 75% threshold.
+func TestRuleAdviceTargetAboveThreshold(t *testing.T) {
+	p := DefaultPolicy()
+	p.TargetCPU = 80
+	for _, tc := range []struct {
+		cpu  float64
+		want int
+	}{{80, 4}, {87, 4}, {88, 5}, {90, 5}} { // 88 and 90: ceil(4 x cpu / 80)
+		m := window(40, tc.cpu)
+		if a := RuleAdvice(m, Summarize(m, t0), 4, p, t0); a.Recommended != tc.want {
+			t.Errorf("CPU %v: recommended %d, want %d (%s)", tc.cpu, a.Recommended, tc.want, a.Reasoning)
+		}
+	}
+}
+
 func TestRuleAdviceMemoryInOtherUnitIgnored(t *testing.T) {
 	m := window(40, 60)
 	m.Memory = series(MetricMemory, "bytes", t0, time.Minute, repeat(4e9, 60)...)
