@@ -461,7 +461,8 @@ func TestModelAnswerIsGatedAndRecordedBesideTheRules(t *testing.T) {
 			}
 			req := f.adv.last
 			if req.Min != 2 || req.Max != 10 || req.TargetCPU != 60 || req.State.Capacity != 4 ||
-				req.Models.Fallback != "mistral:7b" || !req.Inputs.CPU.Available {
+				req.Models.Fallback != "mistral:7b" || !req.Inputs.CPU.Available ||
+				req.ScaleOutCPU != 75 || req.ScaleOutMemory != 80 {
 				t.Errorf("advice request %+v", req)
 			}
 		})

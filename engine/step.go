@@ -133,8 +133,8 @@ func (e *Engine) askModel(ctx context.Context, seq int, now time.Time, state Sca
 	e.mu.Unlock()
 	req := AdviceRequest{
 		Now: now, ScaleSet: e.o.ScaleSetName, VMSize: e.o.VMSize, State: state, Metrics: m, Inputs: in,
-		Min: p.Min, Max: p.Max, TargetCPU: p.TargetCPU, CooldownOutLeft: outLeft, CooldownInLeft: inLeft,
-		LastAction: last, Models: models,
+		Min: p.Min, Max: p.Max, TargetCPU: p.TargetCPU, ScaleOutCPU: p.ScaleOutCPU, ScaleOutMemory: p.ScaleOutMemory,
+		CooldownOutLeft: outLeft, CooldownInLeft: inLeft, LastAction: last, Models: models,
 		OnToken: func(model, text string) { e.notify(TokenNote{Seq: seq, Model: model, Text: text}) },
 	}
 	actx := ctx

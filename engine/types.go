@@ -190,14 +190,19 @@ type LastAction struct {
 
 // AdviceRequest is everything an advisor may use to recommend a capacity.
 type AdviceRequest struct {
-	Now             time.Time
-	ScaleSet        string
-	VMSize          string
-	State           ScaleSetState
-	Metrics         Metrics
-	Inputs          Inputs
-	Min, Max        int
-	TargetCPU       float64
+	Now       time.Time
+	ScaleSet  string
+	VMSize    string
+	State     ScaleSetState
+	Metrics   Metrics
+	Inputs    Inputs
+	Min, Max  int
+	TargetCPU float64
+	// ScaleOutCPU and ScaleOutMemory are the guardrail thresholds, percent:
+	// a scale-in that would push the projected load above them is refused.
+	// Zero means not set; prompts then use 75 and 80.
+	ScaleOutCPU     float64
+	ScaleOutMemory  float64
 	CooldownOutLeft time.Duration
 	CooldownInLeft  time.Duration
 	LastAction      *LastAction

@@ -318,3 +318,21 @@ func BenchmarkDefaultPrompt(b *testing.B) {
 		})
 	}
 }
+
+func TestThresholdsReachThePrompt(t *testing.T) {
+	req := request(time.Hour, 5*time.Minute)
+	sys, _ := render(t, req)
+	if !strings.Contains(sys, "passes\n  75% or memory passes 80%") {
+		t.Errorf("unset thresholds should read as the defaults 75 and 80:\n%s", sys)
+	}
+	req.ScaleOutCPU, req.ScaleOutMemory = 85, 92.5
+	sys, _ = render(t, req)
+	for _, want := range []string{"85% or memory passes 92.5%", "rise above 85%"} {
+		if !strings.Contains(sys, want) {
+			t.Errorf("system prompt lacks %q:\n%s", want, sys)
+		}
+	}
+	if strings.Contains(sys, "75%") {
+		t.Errorf("system prompt still names 75%% with a threshold of 85:\n%s", sys)
+	}
+}

@@ -18,6 +18,20 @@ const MaxSeriesPoints = 24
 // Gap is how a bucket without data appears in a series.
 const Gap = "-"
 
+// The thresholds a prompt names when the request leaves them unset: the
+// engine's defaults.
+const (
+	DefaultScaleOutCPU    = 75
+	DefaultScaleOutMemory = 80
+)
+
+func orPositive(v, def float64) float64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
 // Vars is what a prompt template can use. Build it with VarsFrom.
 type Vars struct {
 	ScaleSet  string  // scale set name
@@ -28,6 +42,9 @@ type Vars struct {
 	Min       int     // guardrail minimum
 	Max       int     // guardrail maximum
 	TargetCPU float64 // the rule advisor's CPU target, percent
+
+	ScaleOutCPU    float64 // percent: scale out before CPU passes it; no scale-in may project above it
+	ScaleOutMemory float64 // percent: likewise for memory
 
 	CooldownOutLeft  string // time until a scale-out is allowed, "0s" when allowed
 	CooldownInLeft   string // time until a scale-in is allowed, "0s" when allowed
@@ -80,6 +97,8 @@ func VarsFrom(req engine.AdviceRequest) Vars {
 		Min:              req.Min,
 		Max:              req.Max,
 		TargetCPU:        req.TargetCPU,
+		ScaleOutCPU:      orPositive(req.ScaleOutCPU, DefaultScaleOutCPU),
+		ScaleOutMemory:   orPositive(req.ScaleOutMemory, DefaultScaleOutMemory),
 		CooldownOutLeft:  shortDuration(req.CooldownOutLeft),
 		CooldownInLeft:   shortDuration(req.CooldownInLeft),
 		CooldownOutReady: req.CooldownOutLeft <= 0,
