@@ -696,19 +696,35 @@ func subFlags(name string) *flag.FlagSet {
 }
 
 func parseSub(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintf(stdout, "Usage of %s:\n", fs.Name())
-			fs.PrintDefaults()
-			return true, nil
+	return parseSubArgs(fs, args, stdout, nil)
+}
+
+// parseSubArgs is parseSub for a subcommand that also takes arguments: each
+// argument that is not a flag goes to arg, and flags may follow arguments
+// (`--trace a.csv b.csv --json`).
+func parseSubArgs(fs *flag.FlagSet, args []string, stdout io.Writer, arg func(string)) (help bool, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fmt.Fprintf(stdout, "Usage of %s:\n", fs.Name())
+				fs.PrintDefaults()
+				return true, nil
+			}
+			return false, &config.UsageError{Err: fmt.Errorf("%s: %v (see %s --help)", fs.Name(), err, fs.Name())}
 		}
-		return false, &config.UsageError{Err: fmt.Errorf("%s: %v (see %s --help)", fs.Name(), err, fs.Name())}
+		args = fs.Args()
+		if len(args) == 0 {
+			return false, nil
+		}
+		if arg == nil {
+			return false, &config.UsageError{Err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), args[0])}
+		}
+		for len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) {
+			arg(args[0])
+			args = args[1:]
+		}
 	}
-	if fs.NArg() > 0 {
-		return false, &config.UsageError{Err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
-	}
-	return false, nil
 }
 
 // runMetrics is `scalepilot metrics`: collect metrics once and write them in
@@ -787,7 +803,7 @@ func runMetrics(ctx context.Context, args []string, stdout, stderr io.Writer, en
 func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer, env config.Env) error {
 	fs := subFlags("backtest")
 	var traces stringList
-	fs.Var(&traces, "trace", "trace file (repeat, or separate with commas); default: the bundled trace")
+	fs.Var(&traces, "trace", "trace file (several may follow it, or repeat the flag, or separate with commas); default: the bundled trace")
 	policy := fs.String("policy", "all", "policies: all (scalepilot, hpa, azure-rules, oracle) or a comma list; llm runs only when named")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the table and chart")
 	svg := fs.String("svg", "", "also write an SVG chart of demand and capacity to this file")
@@ -800,7 +816,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	model := fs.String("model", "", "model for --policy llm (default: the configured one)")
 	ollamaURL := fs.String("ollama-url", "", "Ollama server for --policy llm")
 	cfgFile := fs.String("config", "", "TOML configuration file (guardrails and model settings)")
-	if help, err := parseSub(fs, args, stdout); help || err != nil {
+	addTrace := func(a string) { _ = traces.Set(a) }
+	if help, err := parseSubArgs(fs, args, stdout, addTrace); help || err != nil {
 		return err
 	}
 	d, err := config.ParseDuration(*delay, "m")
