@@ -26,8 +26,8 @@ const saturationHeadroom = 1.2
 //     when the reading is saturated (the real load is unknown);
 //   - scale in only when CPU stayed below the target band for the whole
 //     Policy.ScaleInWindow, and then in one proportional step: enough
-//     instances to run the peak of the whole look-back window halfway
-//     between the target and the scale-out threshold;
+//     instances to run the peak of the whole look-back window at the
+//     target;
 //   - memory: above Policy.ScaleOutMemory it asks for enough instances to
 //     bring it to the lower edge of its band (threshold × (1 − tolerance));
 //     no scale-in while memory peaked above that level within the look-back
