@@ -65,21 +65,7 @@ func (r Report) WriteChart(w io.Writer, width, height int) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		demand := bucketMax(t.demand, width)
-		top := 1.0
-		for _, d := range demand {
-			if !math.IsNaN(d) {
-				top = math.Max(top, d)
-			}
-		}
-		caps := make([][]float64, len(t.Policies))
-		for k, p := range t.Policies {
-			caps[k] = bucketMax(intsToFloats(p.capacity), width)
-			for _, c := range caps[k] {
-				top = math.Max(top, c)
-			}
-		}
-		top = math.Ceil(top)
+		demand, caps, top := chartColumns(t, width)
 		fmt.Fprintf(&b, "%s: demand (instance-equivalents) against capacity, %s to %s\n", t.Trace,
 			t.start.Format("2006-01-02 15:04"), t.start.Add(time.Duration(t.Steps)*t.step).Format("2006-01-02 15:04"))
 		for k, p := range t.Policies {
@@ -149,4 +135,25 @@ func intsToFloats(v []int) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// chartColumns buckets a trace's demand and each policy's capacity into
+// cols columns (the maximum of each bucket) and returns them with the top
+// of their shared scale: a whole number, at least 1.
+func chartColumns(t TraceReport, cols int) (demand []float64, caps [][]float64, top float64) {
+	demand = bucketMax(t.demand, cols)
+	top = 1.0
+	for _, d := range demand {
+		if !math.IsNaN(d) {
+			top = math.Max(top, d)
+		}
+	}
+	caps = make([][]float64, len(t.Policies))
+	for k, p := range t.Policies {
+		caps[k] = bucketMax(intsToFloats(p.capacity), cols)
+		for _, c := range caps[k] {
+			top = math.Max(top, c)
+		}
+	}
+	return demand, caps, math.Ceil(top)
 }

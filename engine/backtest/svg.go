@@ -43,21 +43,7 @@ func (r Report) WriteSVG(w io.Writer) error {
 
 func svgPanel(b *strings.Builder, t TraceReport, y0 int) {
 	cols := min(svgMaxCols, len(t.demand))
-	demand := bucketMax(t.demand, cols)
-	top := 1.0
-	for _, d := range demand {
-		if !math.IsNaN(d) {
-			top = math.Max(top, d)
-		}
-	}
-	caps := make([][]float64, len(t.Policies))
-	for k, p := range t.Policies {
-		caps[k] = bucketMax(intsToFloats(p.capacity), cols)
-		for _, c := range caps[k] {
-			top = math.Max(top, c)
-		}
-	}
-	top = math.Ceil(top)
+	demand, caps, top := chartColumns(t, cols)
 	plotW := float64(svgWidth - svgMarginL - svgMarginR)
 	base := float64(y0 + svgMarginT + svgPanelH)
 	x := func(i int) float64 { return svgMarginL + plotW*float64(i)/float64(max(cols, 1)) }
