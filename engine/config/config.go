@@ -193,8 +193,9 @@ type flagValue struct {
 }
 
 type flagSet struct {
-	s   *setting
-	val string
+	s    *setting
+	val  string
+	name string // the flag given, when it is not s.flag (--cooldown)
 }
 
 func (f flagValue) String() string {
@@ -325,15 +326,19 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 	if cooldown != "" {
 		for _, s := range c.settings {
 			if s.key == "engine.cooldown_out" || s.key == "engine.cooldown_in" {
-				raw = append([]flagSet{{s: s, val: cooldown}}, raw...)
+				raw = append([]flagSet{{s: s, val: cooldown, name: "cooldown"}}, raw...)
 			}
 		}
 	}
 	for _, r := range raw {
-		if err := r.s.set(r.val); err != nil {
-			return nil, usage("--%s: %v", r.s.flag, err)
+		name := r.s.flag
+		if r.name != "" {
+			name = r.name
 		}
-		r.s.source = SourceFlag + " --" + r.s.flag
+		if err := r.s.set(r.val); err != nil {
+			return nil, usage("--%s: %v", name, err)
+		}
+		r.s.source = SourceFlag + " --" + name
 	}
 	if dryRun {
 		if c.modeSetting().source == SourceFlag+" --mode" && c.Mode != "dry-run" {
@@ -341,6 +346,21 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 		}
 		c.Mode = "dry-run"
 		c.modeSetting().source = SourceFlag + " --dry-run"
+	}
+	// --auto is a flag and wins over an approve mode from the file or the
+	// environment (config.example.toml sets mode = "approve" for the
+	// dashboard); --mode approve with --auto is still refused in validate.
+	if ms := c.modeSetting(); c.Auto && c.Mode == "approve" && ms.source != SourceDefault && ms.source != SourceFlag+" --mode" {
+		from := ms.source
+		if from == SourceFile {
+			from = "key mode in " + c.ConfigFile
+		}
+		if stderr != nil {
+			fmt.Fprintf(stderr, "scalepilot: mode %q (%s) needs the dashboard: --auto applies decisions (mode auto); add --dry-run to only decide\n",
+				c.Mode, from)
+		}
+		c.Mode = "auto"
+		ms.source = SourceFlag + " --auto, over " + ms.source
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -474,7 +494,7 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.Auto && c.Mode == "approve" && c.modeSetting().source != SourceDefault {
-		errs = append(errs, errors.New("--auto runs headless and accepts only --mode auto or --mode dry-run (approvals need the dashboard)"))
+		errs = append(errs, errors.New("--auto runs headless and accepts only --mode auto or --mode dry-run (approvals need the dashboard): drop --mode approve, or run without --auto"))
 	}
 	if len(errs) > 0 {
 		return &UsageError{Err: errors.Join(errs...)}

@@ -93,6 +93,74 @@ func TestCooldownBareMinutesSetsBoth(t *testing.T) {
 	}
 }
 
+func TestCooldownSourceNamesTheFlagGiven(t *testing.T) {
+	c, err := Load([]string{"--cooldown", "7"}, envOf(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c.Print(&out)
+	for _, key := range []string{"engine.cooldown_out", "engine.cooldown_in"} {
+		line := ""
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, key+" ") {
+				line = l
+			}
+		}
+		if !strings.HasSuffix(line, "# flag --cooldown") {
+			t.Errorf("%s: %q, want it credited to --cooldown", key, line)
+		}
+	}
+}
+
+// config.example.toml sets mode = "approve" for the dashboard: --auto, a
+// flag, wins over it (and over the environment) and says so; --mode approve
+// with --auto is still refused.
+func TestAutoWinsOverAnApproveModeFromFileOrEnvironment(t *testing.T) {
+	file := writeFile(t, "mode = \"approve\"\n")
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		from string
+	}{
+		{"file", []string{"--config", file, "--auto"}, nil, "key mode in " + file},
+		{"environment", []string{"--auto"}, map[string]string{"SCALEPILOT_MODE": "approve"}, "env SCALEPILOT_MODE"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := Load(tc.args, envOf(tc.env), &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Mode != "auto" {
+				t.Errorf("mode %q, want auto", c.Mode)
+			}
+			if !strings.Contains(stderr.String(), tc.from) || !strings.Contains(stderr.String(), "--dry-run") {
+				t.Errorf("warning %q should name %q and --dry-run", stderr.String(), tc.from)
+			}
+			c, err = Load(append(tc.args, "--dry-run"), envOf(tc.env), &stderr)
+			if err != nil {
+				t.Fatalf("with --dry-run: %v", err)
+			}
+			if c.Mode != "dry-run" {
+				t.Errorf("with --dry-run: mode %q", c.Mode)
+			}
+		})
+	}
+	if _, err := Load([]string{"--config", file, "--auto", "--mode", "approve"}, envOf(nil), nil); err == nil {
+		t.Error("--auto --mode approve was accepted")
+	}
+	c, err := Load([]string{"--config", file}, envOf(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != "approve" {
+		t.Errorf("without --auto the file's mode stays: %q", c.Mode)
+	}
+}
+
 func TestErrorsNameTheKeyAndRange(t *testing.T) {
 	cases := []struct {
 		name string
