@@ -38,8 +38,8 @@ func hold(cur int, r Reason, msg string, edits []Edit) Outcome {
 
 // Decide applies the guardrails to an advisor's answer, in a fixed order:
 // capacity known, nothing in flight, no unexplained change, fresh metrics,
-// confidence, then clamp, step limit, flap guard and cooldown on the
-// recommendation. A scale-out also waits (as a cooldown) until the newest
+// confidence, then clamp, step limit, flap guard, clamp again (min and max
+// are hard limits) and cooldown on the recommendation. A scale-out also waits (as a cooldown) until the newest
 // metrics bucket began after the last applied action. Every change to the desired capacity is an Edit.
 func Decide(in DecideInput) Outcome {
 	p, cur := in.Policy, in.Current
@@ -96,6 +96,15 @@ func Decide(in DecideInput) Outcome {
 		if floor := flapFloor(in.Inputs, cur, p); floor > want {
 			edit(ReasonFlapGuard, min(floor, cur))
 		}
+	}
+	// Min and max are the operator's hard limits: a capacity found outside
+	// them is brought inside in one decision, whatever the step limit and
+	// the flap guard would allow.
+	if want > p.Max {
+		edit(ReasonClampMax, p.Max)
+	}
+	if want < p.Min {
+		edit(ReasonClampMin, p.Min)
 	}
 	if want == cur {
 		if len(edits) == 0 {

@@ -70,6 +70,23 @@ var decideCases = []decideCase{
 		in.Advice = rulesSay(11)
 	}, want: 10, action: ActionScaleIn, reason: ReasonClampMax, edits: []Edit{{ReasonClampMax, 11, 10}}},
 
+	{name: "a capacity far above max comes down to max in one decision", setup: func(in *DecideInput) {
+		in.Current, in.Expected, in.Inputs.CPU.Current = 16, 16, 50
+		in.Advice = rulesSay(16)
+	}, want: 10, action: ActionScaleIn, reason: ReasonClampMax,
+		edits: []Edit{{ReasonClampMax, 16, 10}, {ReasonStepLimit, 10, 14}, {ReasonClampMax, 14, 10}}},
+	{name: "max wins over the flap guard", setup: func(in *DecideInput) {
+		in.Current, in.Expected, in.Inputs.CPU.Current = 12, 12, 70
+		in.Advice = rulesSay(12)
+	}, want: 10, action: ActionScaleIn, reason: ReasonClampMax,
+		edits: []Edit{{ReasonClampMax, 12, 10}, {ReasonFlapGuard, 10, 12}, {ReasonClampMax, 12, 10}}},
+	{name: "a capacity far below min comes up to min in one decision", setup: func(in *DecideInput) {
+		in.Policy.Min, in.Policy.Max = 8, 20
+		in.Current, in.Expected = 2, 2
+		in.Advice = rulesSay(2)
+	}, want: 8, action: ActionScaleOut, reason: ReasonClampMin,
+		edits: []Edit{{ReasonClampMin, 2, 8}, {ReasonStepLimit, 8, 6}, {ReasonClampMin, 6, 8}}},
+
 	// step limits
 	{name: "step limit up is +4", setup: func(in *DecideInput) { in.Advice = rulesSay(10) },
 		want: 8, action: ActionScaleOut, reason: ReasonStepLimit, edits: []Edit{{ReasonStepLimit, 10, 8}}},
@@ -243,8 +260,9 @@ func TestDecide(t *testing.T) {
 }
 
 // TestDecideStaysInBounds checks, over a grid of inputs, that an action never
-// leaves [min, max] by moving away from it, never steps more than the limits
-// and never scales in past the flap guard.
+// leaves [min, max], and never steps more than the limits nor scales in past
+// the flap guard except to bring a capacity found outside [min, max] back to
+// its edge (min and max are hard limits).
 func TestDecideStaysInBounds(t *testing.T) {
 	p := DefaultPolicy()
 	for cur := 1; cur <= 14; cur++ {
@@ -258,13 +276,14 @@ func TestDecideStaysInBounds(t *testing.T) {
 					continue
 				}
 				d := out.Desired
-				if d-cur > p.MaxStepOut || cur-d > p.MaxStepIn {
+				if d < p.Min || d > p.Max {
+					t.Errorf("cur %d rec %d cpu %v: %d is outside [%d, %d]", cur, rec, cpu, d, p.Min, p.Max)
+				}
+				toEdge := (cur > p.Max && d == p.Max) || (cur < p.Min && d == p.Min)
+				if !toEdge && (d-cur > p.MaxStepOut || cur-d > p.MaxStepIn) {
 					t.Errorf("cur %d rec %d cpu %v: step to %d exceeds the limits", cur, rec, cpu, d)
 				}
-				if (d > p.Max && d > cur) || (d < p.Min && d < cur) {
-					t.Errorf("cur %d rec %d cpu %v: %d moves away from [%d, %d]", cur, rec, cpu, d, p.Min, p.Max)
-				}
-				if d < cur && cpu*float64(cur)/float64(d) > p.ScaleOutCPU+1e-9 {
+				if !toEdge && d < cur && cpu*float64(cur)/float64(d) > p.ScaleOutCPU+1e-9 {
 					t.Errorf("cur %d rec %d cpu %v: scale-in to %d projects above %v%%", cur, rec, cpu, d, p.ScaleOutCPU)
 				}
 			}
