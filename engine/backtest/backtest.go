@@ -108,6 +108,10 @@ type PolicyReport struct {
 	ActionsPerDay float64 `json:"actions_per_day"`
 	Flaps         int     `json:"flaps"`    // direction reversals within FlapWindow
 	MaxStep       int     `json:"max_step"` // largest change in one action
+	// ModelAnswers is, for llm, how many decisions the model answered (the
+	// rule advisor answered the others); absent for the other policies.
+	ModelAnswers *int `json:"model_answers,omitempty"`
+	Decisions    int  `json:"-"`
 
 	capacity []int // per evaluated step
 }
@@ -262,6 +266,15 @@ func replay(ctx context.Context, tr *trace.Trace, name string, o Options) (resul
 	}
 	stats, changes := s.Stats(), s.Changes()
 	r := result{report: figures(name, stats, changes, s.Step()), start: stats[0].T, step: s.Step()}
+	if ed, ok := d.(*engineDecider); ok && name == PolicyLLM {
+		sum := ed.e.Summary()
+		n := sum.ByAdvisor[engine.AdvisorModel]
+		if n == 0 && sum.Decisions > 0 {
+			return result{}, nil, fmt.Errorf("backtest llm on %s: the model answered none of the %d decisions (%s), so the figures would be the rule advisor's: check that Ollama runs (--ollama-url) and has the model (--model, scalepilot --list-models)",
+				tr.Name, sum.Decisions, ed.lastModelNote())
+		}
+		r.report.ModelAnswers, r.report.Decisions = &n, sum.Decisions
+	}
 	demand := make([]float64, len(stats))
 	for i, st := range stats {
 		demand[i] = st.Demand

@@ -251,6 +251,66 @@ func TestLLMAnswersAreCached(t *testing.T) {
 	}
 }
 
+// flakyAdvisor answers every other call and fails the rest, as a model that
+// times out now and then; with down set it never answers.
+type flakyAdvisor struct {
+	calls atomic.Int32
+	down  bool
+}
+
+func (a *flakyAdvisor) Advise(_ context.Context, req engine.AdviceRequest) (engine.Advice, error) {
+	if n := a.calls.Add(1); a.down || n%2 == 0 {
+		return engine.Advice{}, errors.New("ollama server unreachable")
+	}
+	return engine.Advice{Recommended: req.State.Capacity, Confidence: 0.9, HasConfidence: true,
+		Advisor: engine.AdvisorModel, Model: "fake"}, nil
+}
+
+// An llm row says how many decisions the model answered; a model that
+// answered none is an error, not a row of the rule advisor's figures under
+// the model's name.
+func TestLLMRowCountsModelAnswers(t *testing.T) {
+	tr, err := trace.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(adv engine.Advisor) (Report, error) {
+		return Run(context.Background(), []*trace.Trace{tr}, Options{
+			Policies: []string{PolicyLLM, PolicyScalepilot}, Steps: 10, Advisor: adv, CacheDir: t.TempDir(), CacheKey: "k",
+		})
+	}
+	rep, err := run(&flakyAdvisor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	llm, rules := rep.Traces[0].Policies[0], rep.Traces[0].Policies[1]
+	if llm.ModelAnswers == nil || *llm.ModelAnswers != 5 || llm.Decisions != 10 {
+		t.Fatalf("llm model answers %v of %d, want 5 of 10", llm.ModelAnswers, llm.Decisions)
+	}
+	if rules.ModelAnswers != nil {
+		t.Errorf("scalepilot row has model answers %d", *rules.ModelAnswers)
+	}
+	var table, js bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "llm: the model answered 5 of 10 decisions") {
+		t.Errorf("table lacks the model's share:\n%s", table.String())
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(js.String(), `"model_answers": 5`) != 1 {
+		t.Errorf("JSON should carry model_answers on the llm row only:\n%s", js.String())
+	}
+
+	_, err = run(&flakyAdvisor{down: true})
+	if err == nil || !strings.Contains(err.Error(), "answered none of the 10 decisions") ||
+		!strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("a model that never answered: err %v", err)
+	}
+}
+
 func TestRunCommandReportsBadTraceLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.csv")
 	if err := os.WriteFile(path, []byte("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,x\n"), 0o644); err != nil {

@@ -39,6 +39,12 @@ func (r Report) WriteTable(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, p := range t.Policies {
+			if p.ModelAnswers != nil && *p.ModelAnswers < p.Decisions {
+				fmt.Fprintf(&b, "%s: the model answered %d of %d decisions; the rule advisor answered the rest\n",
+					p.Policy, *p.ModelAnswers, p.Decisions)
+			}
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {

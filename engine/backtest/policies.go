@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/scalepilot/scalepilot/engine"
@@ -62,7 +63,10 @@ func (p oracle) decide(ctx context.Context, s *sim.Sim) error {
 
 // engineDecider is scalepilot (and llm): the engine itself, one Step per
 // trace step, applying synchronously in auto mode.
-type engineDecider struct{ e *engine.Engine }
+type engineDecider struct {
+	e    *engine.Engine
+	last engine.Decision
+}
 
 func newEngineDecider(s *sim.Sim, o Options, adv engine.Advisor) (*engineDecider, error) {
 	p := enginePolicy(o)
@@ -78,8 +82,20 @@ func newEngineDecider(s *sim.Sim, o Options, adv engine.Advisor) (*engineDecider
 }
 
 func (d *engineDecider) decide(ctx context.Context, _ *sim.Sim) error {
-	_, err := d.e.Step(ctx)
+	dec, err := d.e.Step(ctx)
+	d.last = dec
 	return err
+}
+
+// lastModelNote is why the model did not answer the last decision, as the
+// decision's note says it.
+func (d *engineDecider) lastModelNote() string {
+	for _, n := range d.last.Notes {
+		if strings.HasPrefix(n, "model did not answer") {
+			return n
+		}
+	}
+	return "no note on the last decision"
 }
 
 // hpa is the Kubernetes Horizontal Pod Autoscaler's algorithm with its
