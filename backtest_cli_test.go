@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scalepilot/scalepilot/engine/config"
 )
 
 // writeNABTrace writes a NAB trace of n 5-minute rows whose value is v(i).
@@ -73,5 +76,20 @@ func TestBacktestRefusesAMissingTraceWithoutOutput(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("printed %q before failing", out.String())
+	}
+}
+
+// A trace too short for the warm-up, or without load, is bad input (exit 2)
+// under backtest as under --demo.
+func TestBacktestBadTraceIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	short := writeNABTrace(t, dir, "short.csv", 5, func(int) float64 { return 40 })
+	zero := writeNABTrace(t, dir, "zero.csv", 40, func(int) float64 { return 0 })
+	for _, path := range []string{short, zero} {
+		err := runBacktest(context.Background(), []string{"--trace", path, "--policy", "oracle"}, io.Discard, io.Discard, noEnv)
+		var ue *config.UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), filepath.Base(path[:len(path)-4])) {
+			t.Errorf("%s: err %v (%T), want a usage error naming the trace", filepath.Base(path), err, err)
+		}
 	}
 }

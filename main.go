@@ -732,7 +732,7 @@ func parseSubArgs(fs *flag.FlagSet, args []string, stdout io.Writer, arg func(st
 func runMetrics(ctx context.Context, args []string, stdout, stderr io.Writer, env config.Env) error {
 	fs := subFlags("metrics")
 	lookback := fs.String("lookback", "1h", "how far back to read (a bare number means hours)")
-	interval := fs.String("interval", "15m", "metric grain (a bare number means minutes)")
+	interval := fs.String("interval", "15m", "metric grain (a bare number means minutes); --demo always uses its trace's step")
 	out := fs.String("output-path", azure.DefaultMetricsOutputPath, "folder for metrics_<vmss>_<UTC time>.json")
 	toStdout := fs.Bool("stdout", false, "also print the document on stdout")
 	noSave := fs.Bool("no-save", false, "write no file; print the document on stdout")
@@ -778,6 +778,11 @@ func runMetrics(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		src, opts.VMSSName, opts.ResourceGroup, opts.Now = b.sim, b.name, "demo", b.sim.Now
 		// Replay the whole warm-up so that the window is full.
 		opts.Interval = b.sim.Step()
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "interval" && iv != b.sim.Step() {
+				fmt.Fprintf(stderr, "scalepilot: --demo serves the trace's %s steps; --interval %s is not applied\n", b.sim.Step(), iv)
+			}
+		})
 	} else {
 		acfg := azureConfig(cfg)
 		if err := azure.CheckSettings(acfg); err != nil {
@@ -861,7 +866,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer, e
 			return &config.UsageError{Err: err}
 		}
 		var pe *trace.ParseError
-		if errors.As(err, &pe) || errors.Is(err, os.ErrNotExist) {
+		if errors.As(err, &pe) || errors.Is(err, os.ErrNotExist) || errors.Is(err, trace.ErrEmpty) || errors.Is(err, sim.ErrTooShort) {
 			return &config.UsageError{Err: err}
 		}
 		return err

@@ -167,14 +167,14 @@ func New(tr *trace.Trace, o Options) (*Sim, error) {
 		}
 		tr = rs
 	}
+	first := int((o.Warmup + o.Step - 1) / o.Step)
+	if first >= tr.Len() {
+		return nil, fmt.Errorf("new simulator on %s: %w: it has %d steps of %s, not more than the %s warm-up; use a longer trace",
+			tr.Name, ErrTooShort, tr.Len(), tr.Step, o.Warmup)
+	}
 	demand, err := tr.Demand(o.MeanDemand)
 	if err != nil {
 		return nil, fmt.Errorf("new simulator: %w", err)
-	}
-	first := int((o.Warmup + o.Step - 1) / o.Step)
-	if first >= tr.Len() {
-		return nil, fmt.Errorf("new simulator on %s: the trace has %d steps of %s, not more than the %s warm-up; use a longer trace",
-			tr.Name, tr.Len(), tr.Step, o.Warmup)
 	}
 	s := &Sim{
 		name: o.Name, tr: tr, demand: demand, fleet: fleetSize(tr, demand), step: o.Step, delay: max(o.ProvisionDelay, 0),
@@ -301,6 +301,9 @@ func (s *Sim) SetCapacity(ctx context.Context, capacity int) error {
 
 // ErrNegative is returned by SetCapacity for a capacity below 0.
 var ErrNegative = errors.New("capacity must not be negative")
+
+// ErrTooShort is returned by New for a trace with no step after the warm-up.
+var ErrTooShort = errors.New("the trace is too short")
 
 // removeLocked stops n instances, the newest provisioning ones first.
 func (s *Sim) removeLocked(n int) {

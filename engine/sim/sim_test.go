@@ -214,10 +214,10 @@ func TestNewResamplesAndValidates(t *testing.T) {
 	if s.Step() != 5*time.Minute || s.Trace().Len() != 6 {
 		t.Errorf("step %s, %d steps; want 5m and 6", s.Step(), s.Trace().Len())
 	}
-	if _, err := New(tr, Options{Warmup: time.Hour}); err == nil {
-		t.Error("a warm-up longer than the trace: no error")
+	if _, err := New(tr, Options{Warmup: time.Hour}); !errors.Is(err, ErrTooShort) {
+		t.Errorf("a warm-up longer than the trace: %v", err)
 	}
-	if _, err := New(tiny(0, 0), Options{}); !errors.Is(err, trace.ErrEmpty) {
+	if _, err := New(tiny(0, 0), Options{Warmup: 5 * time.Minute}); !errors.Is(err, trace.ErrEmpty) {
 		t.Errorf("an all-zero trace: %v", err)
 	}
 }
