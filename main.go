@@ -30,6 +30,7 @@ import (
 	"github.com/scalepilot/scalepilot/engine/lock"
 	"github.com/scalepilot/scalepilot/engine/server"
 	"github.com/scalepilot/scalepilot/engine/sim"
+	"github.com/scalepilot/scalepilot/prompts"
 	"github.com/scalepilot/scalepilot/engine/statefile"
 	"github.com/scalepilot/scalepilot/engine/trace"
 	"github.com/scalepilot/scalepilot/llm"
@@ -573,16 +574,23 @@ func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string
 		lc.Options[name] = o
 	}
 	for _, p := range []struct {
-		path string
-		dst  *string
-		key  string
-	}{{cfg.PromptFile, &lc.UserPrompt, "--prompt-file"}, {cfg.SystemPrompt, &lc.SystemPrompt, "--system-prompt"}} {
+		path, name string
+		dst        *string
+		key        string
+	}{{cfg.PromptFile, "user", &lc.UserPrompt, "--prompt-file"}, {cfg.SystemPrompt, "system", &lc.SystemPrompt, "--system-prompt"}} {
 		if p.path == "" {
 			continue
 		}
 		data, err := os.ReadFile(p.path)
 		if err != nil {
 			return nil, "", &config.UsageError{Err: fmt.Errorf("%s: %v", p.key, err)}
+		}
+		if strings.TrimSpace(string(data)) == "" {
+			return nil, "", &config.UsageError{Err: fmt.Errorf("%s %s is empty: write a template in it (prompts/ has the defaults and examples), or drop %s to use the default",
+				p.key, p.path, p.key)}
+		}
+		if _, err := prompts.Parse(p.name, string(data)); err != nil {
+			return nil, "", &config.UsageError{Err: fmt.Errorf("%s %s: %v", p.key, p.path, err)}
 		}
 		*p.dst = string(data)
 	}

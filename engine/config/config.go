@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -124,7 +125,7 @@ func (s *setting) set(v string) error {
 		*s.i = n
 	case kFloat:
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("%q is not a number", v)
 		}
 		*s.f = f
@@ -485,6 +486,10 @@ func (c *Config) loadModels(path string, v any) error {
 func (c *Config) validate() error {
 	var errs []error
 	for _, s := range c.settings {
+		if s.kind == kFloat && (math.IsNaN(*s.f) || math.IsInf(*s.f, 0)) {
+			errs = append(errs, fmt.Errorf("%s = %v is not a number (set by %s)", s.key, *s.f, s.source))
+			continue
+		}
 		if s.check == nil {
 			continue
 		}

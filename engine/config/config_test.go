@@ -161,6 +161,18 @@ func TestAutoWinsOverAnApproveModeFromFileOrEnvironment(t *testing.T) {
 	}
 }
 
+func TestNaNAndInfinityAreNotNumbers(t *testing.T) {
+	for _, v := range []string{"NaN", "nan", "Inf", "-inf"} {
+		if _, err := Load([]string{"--demo", "--speed", v}, envOf(nil), nil); err == nil || !strings.Contains(err.Error(), "not a number") {
+			t.Errorf("--speed %s: err %v", v, err)
+		}
+	}
+	file := writeFile(t, "[demo]\nspeed = nan\n[engine]\ntarget_cpu = inf\n")
+	if _, err := Load([]string{"--config", file}, envOf(nil), nil); err == nil || !strings.Contains(err.Error(), "not a number") {
+		t.Errorf("nan and inf in the file: err %v", err)
+	}
+}
+
 func TestErrorsNameTheKeyAndRange(t *testing.T) {
 	cases := []struct {
 		name string
