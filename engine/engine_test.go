@@ -328,6 +328,33 @@ func TestNewerCardSupersedes(t *testing.T) {
 	}
 }
 
+// A card whose action the advisor no longer recommends is withdrawn; a hold
+// for another reason leaves it waiting.
+func TestNoChangeWithdrawsTheWaitingCard(t *testing.T) {
+	f, p, stop := approveFixture(t, true)
+	d, _ := card(t, f, p)
+	f.mx.SetDemand(2) // 50%: the rules want the current 4 again
+	d2 := f.tickDecision(t, p)
+	if d2.Reason != ReasonNoChange {
+		t.Fatalf("second decision %s, want no_change", d2.Reason)
+	}
+	if err := f.e.Approve(d.ID); !errors.Is(err, ErrUnknownID) {
+		t.Errorf("Approve(withdrawn) = %v, want ErrUnknownID", err)
+	}
+	_ = stop()
+	checkCalls(t, f.ss)
+	ev := onlyEvent(t, f.j, TypeExpired)
+	if ev.DecisionID != d.ID || !strings.Contains(ev.Error, "withdrawn") || !strings.Contains(ev.Error, d2.ID) {
+		t.Errorf("expired event %+v", ev)
+	}
+	if !strings.Contains(strings.Join(d2.Notes, ";"), d.ID) {
+		t.Errorf("notes %q do not name the withdrawn card", d2.Notes)
+	}
+	if st := f.e.Status(); st.Pending != 0 {
+		t.Errorf("pending %d, want 0", st.Pending)
+	}
+}
+
 func TestApprovingAStaleCardIsRefused(t *testing.T) {
 	f, p, stop := approveFixture(t, true)
 	d, _ := card(t, f, p)

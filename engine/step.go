@@ -161,6 +161,9 @@ func (e *Engine) cooldownsLocked(now time.Time) (out, in time.Duration) {
 // act1 acts on a finished decision according to the mode, then records it.
 func (e *Engine) act1(ctx context.Context, d *Decision, mode Mode) {
 	var follow []Event
+	if mode == ModeApprove && d.Action == ActionHold && d.Reason == ReasonNoChange {
+		follow = append(follow, e.withdrawApprovals(d)...)
+	}
 	if d.Action != ActionHold {
 		switch {
 		case mode == ModeDryRun || e.o.ReadOnly:
@@ -356,6 +359,26 @@ func (e *Engine) queueApproval(d *Decision) []Event {
 	e.mu.Unlock()
 	evs = append(evs, Event{Type: TypeApproval, DecisionID: d.ID, TS: d.TS, ScaleSet: e.o.ScaleSetName,
 		From: d.Current, To: d.Desired, Expires: exp})
+	return evs
+}
+
+// withdrawApprovals drops the waiting cards once a newer decision finds the
+// current capacity right (reason no_change): what they asked for is no
+// longer recommended, and a person should not approve it from a stale card.
+// A hold for any other reason (cooldown, stale metrics) leaves them.
+func (e *Engine) withdrawApprovals(d *Decision) []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var evs []Event
+	for _, p := range e.pending {
+		evs = append(evs, Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: d.TS, ScaleSet: e.o.ScaleSetName,
+			From: p.Decision.Current, To: p.Decision.Desired, By: "engine",
+			Error: fmt.Sprintf("withdrawn: decision %s recommends keeping %d", d.ID, d.Current)})
+	}
+	if len(evs) > 0 {
+		e.pending = nil
+		d.Notes = append(d.Notes, fmt.Sprintf("withdrew the waiting card %s", evs[0].DecisionID))
+	}
 	return evs
 }
 
