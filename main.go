@@ -107,11 +107,38 @@ func versionString() string {
 	v := version
 	if v == "" {
 		v = "dev"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+				v = bi.Main.Version
+			} else if rev := vcsRevision(bi); rev != "" {
+				v += " (" + rev + ")"
+			}
 		}
 	}
 	return "scalepilot " + v
+}
+
+// vcsRevision is the commit a build from a git checkout was made at, short,
+// with "+dirty" when the tree had changes.
+func vcsRevision(bi *debug.BuildInfo) string {
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return ""
+	}
+	return "commit " + rev + dirty
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env config.Env) error {
