@@ -30,10 +30,10 @@ import (
 	"github.com/scalepilot/scalepilot/engine/lock"
 	"github.com/scalepilot/scalepilot/engine/server"
 	"github.com/scalepilot/scalepilot/engine/sim"
-	"github.com/scalepilot/scalepilot/prompts"
 	"github.com/scalepilot/scalepilot/engine/statefile"
 	"github.com/scalepilot/scalepilot/engine/trace"
 	"github.com/scalepilot/scalepilot/llm"
+	"github.com/scalepilot/scalepilot/prompts"
 	"github.com/scalepilot/scalepilot/tui"
 )
 
@@ -571,18 +571,10 @@ func openLogger(cfg *config.Config, stateDir string, stderr io.Writer) (*slog.Lo
 	return slog.New(slog.NewJSONHandler(f, hopts)), func() { _ = f.Close() }, nil
 }
 
-func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string, error) {
-	url, err := llm.ResolveURL(cfg.OllamaURL, "")
-	if err != nil {
-		return nil, "", &config.UsageError{Err: err}
-	}
-	lc := llm.Config{
-		URL: url, ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
-		Timeout: cfg.AdviceTimeout, Retries: cfg.Retries, Options: map[string]llm.ModelOptions{},
-	}
-	if cfg.Retries == 0 {
-		lc.Retries = -1
-	}
+// llmOptions converts the [ollama.models."NAME"] tables to the advisor's
+// per-model options.
+func llmOptions(cfg *config.Config) (map[string]llm.ModelOptions, error) {
+	out := map[string]llm.ModelOptions{}
 	for name, mo := range cfg.ModelOptions {
 		o := llm.ModelOptions{Temperature: mo.Temperature, Stop: mo.Stop, Seed: mo.Seed}
 		if mo.NumCtx != nil {
@@ -594,11 +586,29 @@ func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string
 		if mo.KeepAlive != "" {
 			d, err := time.ParseDuration(mo.KeepAlive)
 			if err != nil {
-				return nil, "", &config.UsageError{Err: fmt.Errorf("ollama.models.%q.keep_alive: %q is not a duration such as 10m", name, mo.KeepAlive)}
+				return nil, &config.UsageError{Err: fmt.Errorf("ollama.models.%q.keep_alive: %q is not a duration such as 10m", name, mo.KeepAlive)}
 			}
 			o.KeepAlive = d
 		}
-		lc.Options[name] = o
+		out[name] = o
+	}
+	return out, nil
+}
+
+func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string, error) {
+	url, err := llm.ResolveURL(cfg.OllamaURL, "")
+	if err != nil {
+		return nil, "", &config.UsageError{Err: err}
+	}
+	lc := llm.Config{
+		URL: url, ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
+		Timeout: cfg.AdviceTimeout, Retries: cfg.Retries,
+	}
+	if cfg.Retries == 0 {
+		lc.Retries = -1
+	}
+	if lc.Options, err = llmOptions(cfg); err != nil {
+		return nil, "", err
 	}
 	for _, p := range []struct {
 		path, name string

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/scalepilot/scalepilot/engine/config"
+	"github.com/scalepilot/scalepilot/llm"
 )
 
 // A prompt file that is empty or does not parse stops the start with a
@@ -55,6 +56,40 @@ func TestPromptFilesAreCheckedAtStart(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s %s: %q lacks %q", tc.flag, filepath.Base(tc.path), err, w)
 			}
+		}
+	}
+}
+
+// config.example.toml shows llama3:8b's options at their built-in values:
+// copying the file must not change what is sent to the model.
+func TestExampleModelOptionsAreTheDefaults(t *testing.T) {
+	cfg, err := config.Load([]string{"--config", "config.example.toml"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := llmOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts) == 0 {
+		t.Fatal("the example sets no per-model options")
+	}
+	for name, o := range opts {
+		def := llm.DefaultOptions(name)
+		if o.Temperature != nil && *o.Temperature != *def.Temperature {
+			t.Errorf("%s temperature %v, built-in %v", name, *o.Temperature, *def.Temperature)
+		}
+		if o.NumCtx != 0 && o.NumCtx != def.NumCtx {
+			t.Errorf("%s num_ctx %d, built-in %d", name, o.NumCtx, def.NumCtx)
+		}
+		if o.NumPredict != 0 && o.NumPredict != def.NumPredict {
+			t.Errorf("%s num_predict %d, built-in %d", name, o.NumPredict, def.NumPredict)
+		}
+		if o.KeepAlive != 0 && o.KeepAlive != def.KeepAlive {
+			t.Errorf("%s keep_alive %s, built-in %s", name, o.KeepAlive, def.KeepAlive)
+		}
+		if o.Seed != nil || len(o.Stop) > 0 {
+			t.Errorf("%s: the example sets a seed or stop list, which the built-ins leave unset", name)
 		}
 	}
 }

@@ -53,6 +53,9 @@ func TestExampleConfigLoadsAndCoversEveryKey(t *testing.T) {
 	if _, ok := c.ModelOptions["llama3:8b"]; !ok {
 		t.Error("per-model options for llama3:8b not loaded")
 	}
+	if c.Mode != "approve" {
+		t.Errorf("the example's mode is %q; the README says the dashboard starts in approve", c.Mode)
+	}
 }
 
 func TestPrecedence(t *testing.T) {
