@@ -191,7 +191,7 @@ func TestModelPicker(t *testing.T) {
 	f.wantView("Choose the primary model", "★ llama3:8b", "not pulled", "9.0 GB")
 
 	// a model that is not pulled is refused
-	f.press("3") // filter "3"
+	f.press("/", "3") // filter "3"
 	f.press(".", "1")
 	f.wantView("llama3.1:8b")
 	f.press("enter")

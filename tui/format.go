@@ -140,6 +140,29 @@ func bytesRate(v float64) string {
 	return fmt.Sprintf("%.0f%s", v, units[i])
 }
 
+// trendValue formats a metric's trend per hour in the unit its value is
+// shown in: bytes per second take the prefix of ref (the value shown
+// beside it), so a trend of -278381 B/s/h next to 20MB/s reads
+// -0.28MB/s/h. Other units keep their number: +3.0/h.
+func trendValue(v, ref float64, unit string) string {
+	if unit != engine.UnitBytesPerSecond {
+		return fmt.Sprintf("%+.1f/h", v)
+	}
+	units := []string{"B/s", "kB/s", "MB/s", "GB/s", "TB/s"}
+	i := 0
+	for m := max(ref, math.Abs(v)); m >= 999.5 && i < len(units)-1; m /= 1000 {
+		i++
+	}
+	x := v / math.Pow(1000, float64(i))
+	switch a := math.Abs(x); {
+	case a >= 99.5:
+		return fmt.Sprintf("%+.0f%s/h", x, units[i])
+	case a >= 9.95:
+		return fmt.Sprintf("%+.1f%s/h", x, units[i])
+	}
+	return fmt.Sprintf("%+.2f%s/h", x, units[i])
+}
+
 // sizeGB formats a model's size on disk.
 func sizeGB(b int64) string {
 	if b <= 0 {

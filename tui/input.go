@@ -249,6 +249,9 @@ func (m *model) approve() tea.Cmd {
 		m.say(levelWarn, "card %s expired at %s; it will not be applied", id, c.p.Expires.Format("15:04:05"))
 		return nil
 	}
+	if m.answerHeld("y") {
+		return nil
+	}
 	changed := c.changedAt
 	if m.selChangedAt.After(changed) {
 		changed = m.selChangedAt
@@ -275,6 +278,20 @@ func (m *model) approve() tea.Cmd {
 	return m.approveCmd(c)
 }
 
+// answerHeld refuses y or n (k) while answerHold lasts: a dialog was withdrawn
+// under the operator, so the key was likely meant for it, not for the card
+// that took its place.
+func (m *model) answerHeld(k string) bool {
+	if !m.now.Before(m.answerHold) {
+		return false
+	}
+	c, _, _ := m.selected()
+	d := c.p.Decision
+	m.say(levelWarn, "%s ignored: the card changed: read the new one (%s %s %d → %d), then press %s",
+		k, shortID(d.ID), actionWord(d.Action), d.Current, d.Desired, k)
+	return true
+}
+
 func (m *model) approveCmd(c card) tea.Cmd {
 	d := c.p.Decision
 	id := d.ID
@@ -295,6 +312,9 @@ func (m *model) reject() tea.Cmd {
 	id := c.p.Decision.ID
 	if c.expired(m.now) {
 		m.say(levelWarn, "card %s already expired; nothing will be applied", shortID(id))
+		return nil
+	}
+	if m.answerHeld("n") {
 		return nil
 	}
 	m.o.Logger.Info("reject", "decision_id", id)

@@ -103,6 +103,9 @@ type model struct {
 	cards        []card
 	sel          string    // selected card's decision id
 	selChangedAt time.Time // the selection moved without the operator
+	// answerHold: a scale-in dialog was withdrawn under the operator (its
+	// card changed or left); y and n act on no card before this time.
+	answerHold time.Time
 
 	rs           reasoning
 	vp           viewport.Model
@@ -190,7 +193,7 @@ func newModel(ctx context.Context, o Options, r *lipgloss.Renderer) *model {
 	m.filter = newInput("/ ", "filter history", 40, st)
 	m.scaleIn = newInput("instances: ", "", 4, st)
 	m.scaleIn.Validate = digitsOnly
-	m.picker.filter = newInput("filter: ", "type to filter", 40, st)
+	m.picker.filter = newInput("filter: ", "press / to filter", 40, st)
 	m.rsDirty = true
 	return m
 }

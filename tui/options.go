@@ -102,8 +102,11 @@ type Options struct {
 const (
 	defaultCPUThreshold    = 75
 	defaultMemoryThreshold = 80
-	// changeGuard is how long a card must stay unchanged before y acts on it.
-	changeGuard = time.Second
+	// changeGuard is how long a card must stay unchanged before y acts on
+	// it, and how long y and n are ignored after a confirmation dialog was
+	// withdrawn because its card changed or left: long enough to notice the
+	// new card and read it, not only for the screen to catch up.
+	changeGuard = 3 * time.Second
 	// toastTTL is how long an informational message stays in the footer.
 	toastTTL = 6 * time.Second
 	// historyLen is how many decisions the history pane keeps.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -270,7 +271,7 @@ func (m *model) detailText(d *engine.Decision) string {
 	}
 	add("")
 	add(st.Dim.Render("record (JSON):"))
-	js, err := json.MarshalIndent(d, "", "  ")
+	js, err := recordJSON(d)
 	if err != nil {
 		add(st.Bad.Render("cannot encode the record: " + err.Error()))
 	}
@@ -278,4 +279,17 @@ func (m *model) detailText(d *engine.Decision) string {
 		add(l)
 	}
 	return joinLines(out)
+}
+
+// recordJSON is a record as indented JSON for people: <, > and & stay as
+// they are (json.Marshal would write "8 -\u003e 9").
+func recordJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -12,16 +13,20 @@ import (
 )
 
 // picker chooses the primary model, then the fallback, from the Ollama
-// server's list. Typing filters; recommended models come first.
+// server's list; recommended models come first. As in the history pane, j/k
+// (and the arrows) move and / starts filtering; while the filter has the
+// keys, letters type into it, the arrows still move, enter picks and esc
+// leaves the filter.
 type picker struct {
-	loading bool
-	err     error
-	all     []engine.ModelInfo
-	rows    []int // indexes into all that pass the filter
-	cur     int
-	filter  textinput.Model
-	step    int // 0: primary, 1: fallback
-	choice  engine.ModelChoice
+	loading   bool
+	err       error
+	all       []engine.ModelInfo
+	rows      []int // indexes into all that pass the filter
+	cur       int
+	filter    textinput.Model
+	filtering bool // the filter input has the keys
+	step      int  // 0: primary, 1: fallback
+	choice    engine.ModelChoice
 }
 
 func (m *model) openPicker() tea.Cmd {
@@ -35,7 +40,7 @@ func (m *model) openPicker() tea.Cmd {
 	m.picker.step = 0
 	m.picker.choice = m.status.Models
 	m.picker.filter.SetValue("")
-	m.picker.filter.Focus()
+	m.picker.stopFiltering()
 	return listModelsCmd(m.ctx, m.o.ListModels)
 }
 
@@ -89,12 +94,31 @@ func (p *picker) pointAt(name string) {
 	p.cur = 0
 }
 
+func (p *picker) startFiltering() {
+	p.filtering = true
+	p.filter.Placeholder = "type to filter; esc stops"
+	p.filter.Focus()
+}
+
+func (p *picker) stopFiltering() {
+	p.filtering = false
+	p.filter.Placeholder = "press / to filter"
+	p.filter.Blur()
+}
+
 func (m *model) onPickerKey(k tea.KeyMsg) tea.Cmd {
 	p := &m.picker
+	km := m.keys
 	switch k.String() {
 	case "esc":
+		if p.filtering {
+			// first esc leaves the filter (and clears it), the next closes
+			p.stopFiltering()
+			p.filter.SetValue("")
+			p.refilter()
+			return nil
+		}
 		m.overlay = ovNone
-		p.filter.Blur()
 		m.say(levelInfo, "models unchanged")
 		return nil
 	case "up", "ctrl+p":
@@ -106,10 +130,37 @@ func (m *model) onPickerKey(k tea.KeyMsg) tea.Cmd {
 	case "enter":
 		return m.pick()
 	}
-	var cmd tea.Cmd
-	p.filter, cmd = p.filter.Update(k)
-	p.refilter()
-	return cmd
+	if p.filtering {
+		var cmd tea.Cmd
+		p.filter, cmd = p.filter.Update(k)
+		p.refilter()
+		return cmd
+	}
+	last := max(0, len(p.rows)-1)
+	switch {
+	case key.Matches(k, km.Quit):
+		return tea.Quit
+	case key.Matches(k, km.Filter):
+		p.startFiltering()
+	case key.Matches(k, km.Down):
+		p.cur = min(p.cur+1, last)
+	case key.Matches(k, km.Up):
+		p.cur = max(0, p.cur-1)
+	case key.Matches(k, km.Top):
+		p.cur = 0
+	case key.Matches(k, km.Bottom):
+		p.cur = last
+	case key.Matches(k, km.HalfDown):
+		p.cur = min(p.cur+5, last)
+	case key.Matches(k, km.HalfUp):
+		p.cur = max(0, p.cur-5)
+	default:
+		if k.Type == tea.KeyRunes {
+			m.say(levelInfo, "%s does nothing here: / filters the models, j/k move, enter picks, esc cancels",
+				k.String())
+		}
+	}
+	return nil
 }
 
 // pick takes the highlighted model for the current step.
@@ -128,13 +179,14 @@ func (m *model) pick() tea.Cmd {
 		p.choice.Primary = mi.Name
 		p.step = 1
 		p.filter.SetValue("")
+		p.stopFiltering()
 		p.refilter()
 		p.pointAt(m.status.Models.Fallback)
 		return nil
 	}
 	p.choice.Fallback = mi.Name
 	m.overlay = ovNone
-	p.filter.Blur()
+	p.stopFiltering()
 	choice := p.choice
 	m.o.Logger.Info("set models", "primary", choice.Primary, "fallback", choice.Fallback)
 	m.say(levelInfo, "models: %s, fallback %s, from the next decision", choice.Primary, choice.Fallback)
@@ -152,8 +204,8 @@ func (m *model) pickerLines(w, h int) []string {
 		step = "fallback"
 		cur = m.status.Models.Fallback
 	}
-	out := placeLine(fmt.Sprintf("Choose the %s model (now %s). ★ recommended. enter picks, esc cancels.",
-		step, orDash(cur)), w, true)
+	out := placeLine(fmt.Sprintf("Choose the %s model (now %s). ★ recommended. j/k move, / filters, "+
+		"enter picks, esc cancels.", step, orDash(cur)), w, true)
 	out = append(out, p.filter.View(), "")
 	switch {
 	case p.loading:

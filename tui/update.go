@@ -186,8 +186,9 @@ func (m *model) onEvent(ev engine.Event) {
 	case engine.TypeRejected:
 		m.outcomes[ev.DecisionID] = "rejected"
 	case engine.TypeExpired:
-		m.outcomes[ev.DecisionID] = "expired"
-		m.say(levelWarn, "card %s (%d → %d) expired unanswered; it was not applied", id, ev.From, ev.To)
+		outcome, text := expiryText(ev)
+		m.outcomes[ev.DecisionID] = outcome
+		m.say(levelWarn, "%s", text)
 	case engine.TypeActionResult:
 		out := ev.Outcome
 		if out == "" {
@@ -233,15 +234,62 @@ func (m *model) onPending(ps []engine.Pending) {
 	}
 	if m.overlay == ovConfirm && m.dlg.kind == confirmScaleIn {
 		if c, ok := m.cardByID(m.dlg.id); !ok || c.print != m.dlg.print {
+			// The operator was answering: the next y or n was meant for the
+			// dialog, not for whatever card is selected now.
 			m.overlay = ovNone
-			m.say(levelWarn, "card %s changed or left while you were confirming; nothing was approved",
-				shortID(m.dlg.id))
+			m.answerHold = m.now.Add(changeGuard)
+			what := "changed"
+			if !ok {
+				what = "was replaced"
+			}
+			if n, _, ok := m.selected(); ok {
+				d := n.p.Decision
+				m.say(levelWarn, "the card changed: read the new one (%s %s %d → %d), then press y; "+
+					"%s %s while you were confirming and was not approved",
+					shortID(d.ID), actionWord(d.Action), d.Current, d.Desired, shortID(m.dlg.id), what)
+			} else {
+				m.say(levelWarn, "card %s left while you were confirming; nothing was approved", shortID(m.dlg.id))
+			}
 		}
 	}
 	if len(cards) == 0 && m.focus == panePending && !m.wide() {
 		m.focus = paneReasoning
 	}
 }
+
+// expiryText words an expiry event by its cause, which the engine gives in
+// the event's error: superseded by a newer decision, refused because the
+// capacity changed, or nobody answered in time. It returns the history
+// outcome and the message.
+func expiryText(ev engine.Event) (outcome, text string) {
+	card := fmt.Sprintf("card %s (%d → %d)", shortID(ev.DecisionID), ev.From, ev.To)
+	note := strings.TrimSpace(ev.Error)
+	switch {
+	case strings.HasPrefix(note, supersededPrefix):
+		by := strings.TrimSpace(strings.TrimPrefix(note, supersededPrefix))
+		return "superseded", fmt.Sprintf("%s was superseded by decision %s; it was not applied",
+			card, shortID(oneLine(by)))
+	case strings.HasPrefix(note, "capacity is "):
+		why := strings.TrimSuffix(note, "; not applied")
+		return "withdrawn", fmt.Sprintf("%s was withdrawn because the capacity changed (%s); it was not applied",
+			card, oneLine(why))
+	case strings.HasPrefix(note, withdrawnPrefix):
+		return "withdrawn", fmt.Sprintf("%s was withdrawn: %s; it was not applied",
+			card, oneLine(strings.TrimPrefix(note, withdrawnPrefix)))
+	case note == "" || strings.HasPrefix(note, "nobody answered"):
+		return "expired", card + " expired unanswered; it was not applied"
+	}
+	return "withdrawn", fmt.Sprintf("%s was withdrawn: %s; it was not applied",
+		card, oneLine(strings.TrimSuffix(note, "; not applied")))
+}
+
+// supersededPrefix starts the engine's note on a card a newer decision
+// replaced.
+const supersededPrefix = "superseded by decision "
+
+// withdrawnPrefix starts the engine's note on a card a newer decision no
+// longer recommends.
+const withdrawnPrefix = "withdrawn: "
 
 func (m *model) cardByID(id string) (card, bool) {
 	for _, c := range m.cards {

@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/scalepilot/scalepilot/engine"
+	"github.com/scalepilot/scalepilot/llm"
 )
 
 // screen collects blocks of lines and joins them into rows. Blocks on one
@@ -224,7 +228,7 @@ func (m *model) headerLines() []string {
 	models := m.status.Models
 	ollama := st.OK.Render("ollama ok")
 	if m.haveStatus && !m.status.ModelOK {
-		ollama = st.Bad.Render("ollama not answering: rules decide")
+		ollama = st.Bad.Render(m.modelTrouble() + ": rules decide")
 	}
 	if !m.haveStatus {
 		ollama = st.Dim.Render("ollama ?")
@@ -240,6 +244,34 @@ func (m *model) headerLines() []string {
 	}
 	l2 := spread(" "+joinFit(l2left, "  ", m.w-2), st.Dim.Render(right)+" ", m.w)
 	return []string{l1, l2}
+}
+
+// modelTrouble says why the model did not decide, from the last advice:
+// the server could not be reached, it answered but the answer was
+// rejected (out of range, unparsable), it failed otherwise, or it was not
+// asked at all. An advisor other than llm's may not wrap llm's errors, so
+// their text counts too.
+func (m *model) modelTrouble() string {
+	a := m.advice
+	if a == nil {
+		return "ollama not answering"
+	}
+	err := a.ModelErr
+	if err == nil {
+		return "model not asked"
+	}
+	is := func(target error) bool {
+		return errors.Is(err, target) || strings.Contains(err.Error(), target.Error())
+	}
+	switch {
+	case is(llm.ErrUnreachable):
+		return "ollama not answering"
+	case is(llm.ErrBadAnswer):
+		return "model answer rejected"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "ollama too slow"
+	}
+	return "model failed"
 }
 
 func (m *model) modeBadge() string {
@@ -714,7 +746,8 @@ func summaryText(s engine.MetricSummary) string {
 	if !s.Available {
 		return "n/a"
 	}
-	return fmt.Sprintf("%s (mean %s, %+.1f/h)", metricValue(s.Current, s.Unit), metricValue(s.Mean, s.Unit), s.Trend)
+	return fmt.Sprintf("%s (mean %s, %s)", metricValue(s.Current, s.Unit), metricValue(s.Mean, s.Unit),
+		trendValue(s.Trend, max(math.Abs(s.Current), math.Abs(s.Mean)), s.Unit))
 }
 
 // ---- reasoning ----
@@ -827,7 +860,7 @@ func (m *model) styleRow(line, outcome string) string {
 		return st.OK.Render(line)
 	case "failed", "interrupted":
 		return st.Bad.Render(line)
-	case "rejected", "expired", "retry-later":
+	case "rejected", "expired", "superseded", "withdrawn", "retry-later":
 		return st.Warn.Render(line)
 	case "pending":
 		return st.Accent.Render(line)
