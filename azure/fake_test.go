@@ -38,7 +38,7 @@ func testConfig() Config {
 func newFakeScaleSet(t *testing.T, srv *fake.VirtualMachineScaleSetsServer, wrap func(policy.Transporter) policy.Transporter) *ScaleSet {
 	t.Helper()
 	cfg := testConfig()
-	var tr policy.Transporter = fake.NewVirtualMachineScaleSetsServerTransport(srv)
+	var tr policy.Transporter = uncancelled{fake.NewVirtualMachineScaleSetsServerTransport(srv)}
 	if wrap != nil {
 		tr = wrap(tr)
 	}
@@ -48,6 +48,18 @@ func newFakeScaleSet(t *testing.T, srv *fake.VirtualMachineScaleSetsServer, wrap
 		t.Fatalf("New: %v", err)
 	}
 	return s
+}
+
+// uncancelled hands the fake each request without its cancellation. The
+// fake answers in a goroutine that, once the request's context is done, may
+// send on a channel its caller has already closed and panic the test binary
+// (seen under -race when SetCapacity's apply timeout struck mid-poll). The
+// fake answers at once, so nothing waits longer; the poller still sees the
+// context end between polls.
+type uncancelled struct{ policy.Transporter }
+
+func (u uncancelled) Do(req *http.Request) (*http.Response, error) {
+	return u.Transporter.Do(req.WithContext(context.WithoutCancel(req.Context())))
 }
 
 func vmssBody(capacity int64, state string) armcompute.VirtualMachineScaleSet {
