@@ -61,7 +61,7 @@ type Config struct {
 }
 
 // ErrMissingSetting is wrapped by CheckSettings's errors: a usage error.
-var ErrMissingSetting = errors.New("missing azure setting")
+var ErrMissingSetting = errors.New("missing Azure settings")
 
 // setting names one required setting and the three ways to give it.
 type setting struct {
@@ -82,17 +82,20 @@ var requiredSettings = []setting{
 // the flag, environment variable and config key that set it. The error
 // wraps ErrMissingSetting.
 func CheckSettings(cfg Config) error {
-	var errs []error
+	var lines []string
 	for _, s := range requiredSettings {
 		if strings.TrimSpace(s.value(cfg)) != "" {
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%w: the Azure %s is not set: pass %s, set %s, "+
-			"or set %s under [azure] in the config file (--config, by default "+
-			"$XDG_CONFIG_HOME/scalepilot/config.toml); or use --demo for the simulated scale set",
-			ErrMissingSetting, s.what, s.flag, s.env, s.key))
+		lines = append(lines, fmt.Sprintf("  the Azure %s is not set: pass %s, set %s, or set %s under [azure] in the config file",
+			s.what, s.flag, s.env, s.key))
 	}
-	return errors.Join(errs...)
+	if len(lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w (or use --demo for the simulated scale set):\n%s\n"+
+		"  the config file is --config, by default $XDG_CONFIG_HOME/scalepilot/config.toml",
+		ErrMissingSetting, strings.Join(lines, "\n"))
 }
 
 // withDefaults fills the zero optional fields.

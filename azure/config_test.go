@@ -174,13 +174,16 @@ func TestCheckSettingsNamesWhatIsMissing(t *testing.T) {
 				t.Fatalf("error %v does not wrap ErrMissingSetting", err)
 			}
 			lines := strings.Split(err.Error(), "\n")
-			if len(lines) != len(tc.missing) {
-				t.Fatalf("%d lines, want one per missing setting:\n%s", len(lines), err)
+			if len(lines) != len(tc.missing)+2 {
+				t.Fatalf("%d lines, want a heading, one per missing setting and the config file's place:\n%s", len(lines), err)
+			}
+			if !strings.Contains(lines[0], "--demo") || !strings.Contains(lines[len(lines)-1], "$XDG_CONFIG_HOME/scalepilot/config.toml") {
+				t.Errorf("heading or last line:\n%s", err)
 			}
 			for i, w := range tc.missing {
 				for _, s := range []string{"Azure " + w.what + " is not set", w.flag, w.env, "[azure]", w.key, "config file"} {
-					if !strings.Contains(lines[i], s) {
-						t.Errorf("line %q does not say %q", lines[i], s)
+					if !strings.Contains(lines[1+i], s) {
+						t.Errorf("line %q does not say %q", lines[1+i], s)
 					}
 				}
 			}
