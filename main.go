@@ -648,7 +648,7 @@ func listModels(ctx context.Context, cfg *config.Config, stdout io.Writer) error
 	defer cancel()
 	models, err := llm.ListModels(lctx, url, nil, choice)
 	if err != nil {
-		return fail(exitRuntime, "list models: %v", err)
+		return fail(exitRuntime, "%v", err)
 	}
 	llm.PrintModels(stdout, models, choice)
 	return nil
