@@ -155,6 +155,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		return nil
 	case cfg.PrintConfig:
 		cfg.Print(stdout)
+		if url, err := llm.ResolveURL(cfg.OllamaURL, ""); err == nil {
+			fmt.Fprintf(stdout, "# ollama server in use: %s\n", url)
+		}
 		return nil
 	case cfg.ListModels:
 		return listModels(ctx, cfg, stdout)
