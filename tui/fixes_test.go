@@ -265,3 +265,26 @@ func TestTrendInValueUnit(t *testing.T) {
 		t.Fatalf("the raw trend is on screen:\n%s", v)
 	}
 }
+
+// A decision whose action already waits on an earlier card says so in the
+// history instead of an unexplained "-".
+func TestRepeatedActionRowPointsAtTheCard(t *testing.T) {
+	f := newFixture(t, 80, 24)
+	f.loaded()
+	a := sampleDecision("c0ffee000010", f.wall.t, 9, 7, engine.ReasonRecommended)
+	f.send(engine.DecisionNote{Decision: a})
+	f.send(engine.PendingNote{Pending: []engine.Pending{{Decision: a, Expires: f.wall.t.Add(5 * time.Minute)}}})
+	b := sampleDecision("c0ffee000011", f.wall.t.Add(5*time.Minute), 9, 7, engine.ReasonRecommended)
+	b.Notes = []string{"same action already waits for approval as " + a.ID}
+	f.send(engine.DecisionNote{Decision: b})
+	if got := f.m.outcome(&a); got != "pending" {
+		t.Errorf("the card's row: %q, want pending", got)
+	}
+	if got := f.m.outcome(&b); got != "on card" {
+		t.Errorf("the repeated row: %q, want on card", got)
+	}
+	c := sampleDecision("c0ffee000012", f.wall.t, 9, 7, engine.ReasonRecommended)
+	if got := f.m.outcome(&c); got != "-" {
+		t.Errorf("a row with neither card nor note: %q, want -", got)
+	}
+}

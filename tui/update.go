@@ -318,6 +318,13 @@ func (m *model) outcome(d *engine.Decision) string {
 		if _, ok := m.cardByID(d.ID); ok {
 			return "pending"
 		}
+		// The same action already waited on an earlier card (the engine
+		// notes which): this row is that card's, not a card of its own.
+		for _, n := range d.Notes {
+			if strings.HasPrefix(n, "same action already waits for approval") {
+				return "on card"
+			}
+		}
 	}
 	return "-"
 }
