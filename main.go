@@ -223,6 +223,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	if err != nil {
 		return err
 	}
+	go warnMissingModels(ctx, ollamaURL, cfg, logger)
 
 	var observers fanout
 	var records engine.Journal = jr
@@ -596,6 +597,30 @@ func llmOptions(cfg *config.Config) (map[string]llm.ModelOptions, error) {
 		out[name] = o
 	}
 	return out, nil
+}
+
+// warnMissingModels logs, once at start, a configured model the Ollama
+// server does not have, with the command that fetches it. An unreachable
+// server says nothing here: each decision's attempt reports it.
+func warnMissingModels(ctx context.Context, url string, cfg *config.Config, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	choice := engine.ModelChoice{Primary: cfg.Model, Fallback: cfg.FallbackModel}
+	models, err := llm.ListModels(ctx, url, llm.NewHTTPClient(cfg.ConnectTimeout), choice)
+	if err != nil {
+		return
+	}
+	for _, m := range models {
+		if m.Present {
+			continue
+		}
+		for _, c := range []struct{ role, name string }{{"primary", choice.Primary}, {"fallback", choice.Fallback}} {
+			if c.name != "" && llm.SameModel(m.Name, c.name) {
+				logger.Warn("model missing on the Ollama server; the next model or the rule advisor answers instead",
+					"role", c.role, "model", c.name, "ollama_url", url, "fix", "ollama pull "+c.name)
+			}
+		}
+	}
 }
 
 func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string, error) {

@@ -924,6 +924,12 @@ func fakeOllama(t *testing.T, recommend int) string {
 		enc.Encode(map[string]any{"model": req.Model, "created_at": time.Now().Format(time.RFC3339Nano),
 			"message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": "stop"})
 	})
+	// the server has the fallback only, as /api/tags lists it
+	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"models":[{"name":"backup:latest","model":"backup:latest","size":1000,`+
+			`"details":{"parameter_size":"1B","quantization_level":"Q4_0"}}]}`)
+	})
 	srv := &http.Server{Handler: mux}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -985,4 +991,12 @@ func TestServiceModelMetrics(t *testing.T) {
 		t.Fatalf("after SIGTERM: exit %d, want 0\nstderr:\n%s", code, p.stderr)
 	}
 	checkCleanStop(t, p, dir)
+	// the start-up check names the missing primary, and only it
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "model missing on the Ollama server") || !strings.Contains(logs, `fix="ollama pull primary"`) {
+		t.Errorf("no start-up warning for the missing primary model:\n%s", logs)
+	}
+	if strings.Contains(logs, "ollama pull backup") {
+		t.Errorf("warned about the fallback, which the server has:\n%s", logs)
+	}
 }
