@@ -288,10 +288,68 @@ func TestExpiredCardIsDroppedAtTheNextDecision(t *testing.T) {
 	if d2.ID == d.ID {
 		t.Fatal("no new decision")
 	}
-	if ev := onlyEvent(t, f.j, TypeExpired); ev.DecisionID != d.ID || !strings.Contains(ev.Error, "not applied") {
-		t.Errorf("expired event %+v, want the first card, expired", ev)
+	evs := f.j.Events(TypeExpired)
+	if len(evs) != 2 || evs[0].DecisionID != d.ID || !strings.Contains(evs[0].Error, "nobody answered") {
+		t.Fatalf("expired events %+v, want the first card expired unanswered", evs)
+	}
+	if evs[1].DecisionID != d2.ID || !strings.Contains(evs[1].Error, "stopped") {
+		t.Errorf("expired event %+v, want the second card closed at stop", evs[1])
 	}
 	checkCalls(t, f.ss)
+}
+
+// The first decision in dry-run withdraws the cards that still wait.
+func TestDryRunDecisionWithdrawsWaitingCards(t *testing.T) {
+	f, p, stop := approveFixture(t, true)
+	d, _ := card(t, f, p)
+	if err := f.e.SetMode(ModeDryRun); err != nil {
+		t.Fatal(err)
+	}
+	f.tickDecision(t, p)
+	if st := f.e.Status(); st.Pending != 0 {
+		t.Errorf("pending %d after a dry-run decision, want 0", st.Pending)
+	}
+	_ = stop()
+	if ev := onlyEvent(t, f.j, TypeExpired); ev.DecisionID != d.ID || ev.Error != "withdrawn: the mode is dry-run" {
+		t.Errorf("expired event %+v", ev)
+	}
+	checkCalls(t, f.ss)
+}
+
+// A card lives in memory: stopping closes it in the journal, unapplied.
+func TestStopClosesWaitingCards(t *testing.T) {
+	f, p, stop := approveFixture(t, true)
+	d, _ := card(t, f, p)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	ev := onlyEvent(t, f.j, TypeExpired)
+	if ev.DecisionID != d.ID || ev.Error != "scalepilot stopped; not applied" {
+		t.Errorf("expired event %+v", ev)
+	}
+	checkCalls(t, f.ss)
+}
+
+// A manual scale that lands withdraws the card made for the old capacity.
+func TestManualScaleWithdrawsTheStaleCard(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		t.Run(map[bool]string{true: "sync", false: "async"}[sync], func(t *testing.T) {
+			f, p, stop := approveFixture(t, sync)
+			d, _ := card(t, f, p)
+			if err := f.e.ScaleTo(9); err != nil {
+				t.Fatal(err)
+			}
+			ev := f.notes.waitEvent(t, TypeExpired)
+			if ev.DecisionID != d.ID || !strings.HasPrefix(ev.Error, "capacity is 9 now, not the 4") {
+				t.Errorf("expired event %+v", ev)
+			}
+			if err := f.e.Approve(d.ID); !errors.Is(err, ErrUnknownID) {
+				t.Errorf("Approve(stale) = %v, want ErrUnknownID", err)
+			}
+			_ = stop()
+			checkCalls(t, f.ss, 9)
+		})
+	}
 }
 
 func TestSameActionDoesNotQueueTwice(t *testing.T) {
@@ -431,7 +489,12 @@ func TestDryRunSwitchWhileCardWaits(t *testing.T) {
 			if err := f.e.SetMode(ModeDryRun); err != nil {
 				t.Fatal(err)
 			}
-			_ = f.e.Approve(d.ID) // whatever it answers, capacity must not change
+			if err := f.e.Approve(d.ID); !errors.Is(err, ErrDryRun) {
+				t.Errorf("Approve in dry-run = %v, want ErrDryRun (nothing applied)", err)
+			}
+			if ev := onlyEvent(t, f.j, TypeExpired); ev.DecisionID != d.ID || !strings.Contains(ev.Error, "dry-run") {
+				t.Errorf("expired event %+v, want the card withdrawn for dry-run", ev)
+			}
 			_ = stop()
 			checkCalls(t, f.ss)
 			if f.ss.Capacity() != 4 {

@@ -59,13 +59,16 @@ func (e *Engine) Run(ctx context.Context, p Pacer) error {
 // shutdown waits a little for an action in flight, then records it as
 // interrupted (it stays in the state file for the next start to check).
 func (e *Engine) shutdown(ctx context.Context) error {
+	rctx := context.WithoutCancel(ctx)
+	// A card lives in memory only: close it in the journal, so that no
+	// approval_requested is left without an answer.
+	e.dropPending(rctx, "scalepilot stopped; not applied", nil)
 	e.mu.Lock()
 	inf := e.inFlight
 	e.mu.Unlock()
 	if inf == nil {
 		return nil
 	}
-	rctx := context.WithoutCancel(ctx)
 	select {
 	case r := <-e.applyDone:
 		e.finishApply(rctx, r)
@@ -84,6 +87,7 @@ func (e *Engine) finishApply(ctx context.Context, r applyResult) {
 	ev := e.resultEvent(r.dec, r.by, r.err, r.took)
 	e.journal(ctx, ev)
 	e.notify(EventNote{Event: ev})
+	e.dropStaleCards(ctx, r.dec.Desired, r.err)
 	e.publish()
 }
 
@@ -112,6 +116,53 @@ func (e *Engine) expire(ctx context.Context) {
 	}
 	if len(gone) > 0 {
 		e.publish()
+	}
+}
+
+// dropPending removes the waiting cards that drop selects (all when drop is
+// nil) and records each as expired with why: they were not applied.
+func (e *Engine) dropPending(ctx context.Context, why string, drop func(Pending) bool) {
+	var gone []Pending
+	e.mu.Lock()
+	kept := e.pending[:0]
+	for _, p := range e.pending {
+		if drop == nil || drop(p) {
+			gone = append(gone, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	e.pending = kept
+	e.mu.Unlock()
+	for _, p := range gone {
+		ev := Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
+			From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: why}
+		e.journal(ctx, ev)
+		e.notify(EventNote{Event: ev})
+	}
+	if len(gone) > 0 {
+		e.publish()
+	}
+}
+
+// dropStaleCards withdraws the cards made for another capacity than the one
+// an applied action has just set.
+func (e *Engine) dropStaleCards(ctx context.Context, capacity int, err error) {
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	var stale []Pending
+	for _, p := range e.pending {
+		if p.Decision.Current != capacity {
+			stale = append(stale, p)
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range stale {
+		id := p.Decision.ID
+		e.dropPending(ctx, fmt.Sprintf("capacity is %d now, not the %d this card was made for; not applied",
+			capacity, p.Decision.Current), func(q Pending) bool { return q.Decision.ID == id })
 	}
 }
 
@@ -191,7 +242,12 @@ func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
 	}
 	p := e.pending[idx]
 	busy := e.inFlight != nil
+	dry := e.mode == ModeDryRun || e.o.ReadOnly
 	e.mu.Unlock()
+	if approve && dry {
+		e.dropPending(ctx, "withdrawn: the mode is dry-run", func(q Pending) bool { return q.Decision.ID == id })
+		return fmt.Errorf("%w: card %s withdrawn, nothing applied", ErrDryRun, id)
+	}
 	if approve && busy {
 		return ErrBusy
 	}
@@ -266,6 +322,7 @@ func (e *Engine) apply(ctx context.Context, d Decision, by string) {
 		ev := e.resultEvent(d, by, err, 0)
 		e.journal(ctx, ev)
 		e.notify(EventNote{Event: ev})
+		e.dropStaleCards(ctx, d.Desired, err)
 		return
 	}
 	e.startApply(ctx, d, by)
@@ -311,6 +368,7 @@ func (e *Engine) manual(ctx context.Context, n int) error {
 		ev := e.resultEvent(d, "operator", err, 0)
 		e.journal(ctx, ev)
 		e.notify(EventNote{Event: ev})
+		e.dropStaleCards(ctx, d.Desired, err)
 		e.publish()
 		return err
 	}

@@ -164,6 +164,10 @@ func (e *Engine) act1(ctx context.Context, d *Decision, mode Mode) {
 	if mode == ModeApprove && d.Action == ActionHold && d.Reason == ReasonNoChange {
 		follow = append(follow, e.withdrawApprovals(d)...)
 	}
+	if mode == ModeDryRun || e.o.ReadOnly {
+		// switched to dry-run while cards waited: none of them may apply
+		e.dropPending(ctx, "withdrawn: the mode is dry-run", nil)
+	}
 	if d.Action != ActionHold {
 		switch {
 		case mode == ModeDryRun || e.o.ReadOnly:
