@@ -287,4 +287,9 @@ func TestRepeatedActionRowPointsAtTheCard(t *testing.T) {
 	if got := f.m.outcome(&c); got != "-" {
 		t.Errorf("a row with neither card nor note: %q, want -", got)
 	}
+	// once the card is gone the row no longer points at it
+	f.send(engine.PendingNote{Pending: nil})
+	if got := f.m.outcome(&b); got != "-" {
+		t.Errorf("the repeated row after its card left: %q, want -", got)
+	}
 }

@@ -78,8 +78,18 @@ func TestApproveScaleInAsksOnceMore(t *testing.T) {
 	f.press("enter")
 	f.wantCalls("approve b52c3d4e5f60")
 
-	// and y in the dialog approves too
+	// y y at once is a double press: the second y does not answer the
+	// question it opened
 	f.press("y", "y")
+	f.wantCalls("approve b52c3d4e5f60")
+	f.wantToast("y ignored: the question opened")
+	if f.m.overlay != ovConfirm {
+		t.Fatal("the double press closed the dialog")
+	}
+
+	// y in the dialog, once it has been open a moment, approves
+	f.wall.advance(dialogGuard)
+	f.press("y")
 	f.wantCalls("approve b52c3d4e5f60", "approve b52c3d4e5f60")
 }
 

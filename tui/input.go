@@ -263,7 +263,8 @@ func (m *model) approve() tea.Cmd {
 	}
 	if d.Action == engine.ActionScaleIn {
 		m.dlg = confirm{
-			kind: confirmScaleIn, id: d.ID, print: c.print,
+			opened: m.now,
+			kind:   confirmScaleIn, id: d.ID, print: c.print,
 			title: fmt.Sprintf("Approve scale-in %s?", id),
 			lines: []string{
 				fmt.Sprintf("%d → %d instances: removes %d.", d.Current, d.Desired, d.Current-d.Desired),
@@ -373,13 +374,21 @@ type confirm struct {
 	focusYes bool
 	id       string // confirmScaleIn: the card
 	print    string // the card as it was when the dialog opened
-	n        int    // confirmScale: the capacity asked for
+	opened   time.Time
+	n        int // confirmScale: the capacity asked for
 }
 
 func (m *model) onConfirmKey(k tea.KeyMsg) tea.Cmd {
 	km := m.keys
 	switch {
 	case key.Matches(k, km.Yes):
+		// a second y a moment after the one that opened the dialog is a
+		// double press, not an answer to a question not yet read
+		if age := m.now.Sub(m.dlg.opened); m.dlg.kind == confirmScaleIn && age < dialogGuard {
+			m.say(levelWarn, "y ignored: the question opened %s ago; read it, then press y",
+				age.Round(100*time.Millisecond))
+			return nil
+		}
 		return m.confirmYes()
 	case key.Matches(k, km.No):
 		m.overlay = ovNone
@@ -487,8 +496,9 @@ func (m *model) chooseMode(md engine.Mode) tea.Cmd {
 	}
 	if md == engine.ModeAuto {
 		m.dlg = confirm{
-			kind:  confirmAuto,
-			title: "Switch to AUTO?",
+			opened: m.now,
+			kind:   confirmAuto,
+			title:  "Switch to AUTO?",
 			lines: []string{
 				"From the next decision scalepilot changes capacity without asking.",
 				"Guardrails (min, max, step, cooldown) still apply.",
@@ -564,9 +574,10 @@ func (m *model) submitScale() tea.Cmd {
 	}
 	m.scaleIn.Blur()
 	m.dlg = confirm{
-		kind:  confirmScale,
-		n:     n,
-		title: fmt.Sprintf("Scale %d → %d?", cur, n),
+		opened: m.now,
+		kind:   confirmScale,
+		n:      n,
+		title:  fmt.Sprintf("Scale %d → %d?", cur, n),
 		lines: []string{
 			fmt.Sprintf("A manual change of %s instances, recorded with reason manual.", signed(n-cur)),
 			"The engine still checks min, max and any action in flight.",

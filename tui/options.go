@@ -107,6 +107,9 @@ const (
 	// withdrawn because its card changed or left: long enough to notice the
 	// new card and read it, not only for the screen to catch up.
 	changeGuard = 3 * time.Second
+	// dialogGuard is how long y is ignored after a confirmation dialog
+	// opens: the y that opened it, pressed twice, must not answer it.
+	dialogGuard = time.Second
 	// toastTTL is how long an informational message stays in the footer.
 	toastTTL = 6 * time.Second
 	// historyLen is how many decisions the history pane keeps.

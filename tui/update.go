@@ -319,10 +319,13 @@ func (m *model) outcome(d *engine.Decision) string {
 			return "pending"
 		}
 		// The same action already waited on an earlier card (the engine
-		// notes which): this row is that card's, not a card of its own.
+		// notes which): while that card waits, this row points at it.
+		const waits = "same action already waits for approval as "
 		for _, n := range d.Notes {
-			if strings.HasPrefix(n, "same action already waits for approval") {
-				return "on card"
+			if id, ok := strings.CutPrefix(n, waits); ok {
+				if _, pending := m.cardByID(strings.TrimSpace(id)); pending {
+					return "on card"
+				}
 			}
 		}
 	}
