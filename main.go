@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -155,7 +157,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		return nil
 	case cfg.PrintConfig:
 		cfg.Print(stdout)
-		if url, err := llm.ResolveURL(cfg.OllamaURL, ""); err == nil {
+		if url, err := resolveOllamaURL(cfg); err == nil {
 			fmt.Fprintf(stdout, "# ollama server in use: %s\n", url)
 		}
 		return nil
@@ -167,6 +169,14 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	}
 	if cfg.Auto && cfg.Mode == string(engine.ModeApprove) {
 		cfg.Mode = string(engine.ModeAuto)
+	}
+	// Settings that can still be wrong are checked before the state
+	// directory is touched: a bad start leaves no lock and no journal.
+	if err := checkListen(cfg.Listen); err != nil {
+		return err
+	}
+	if _, _, err := newAdvisor(cfg, slog.New(slog.DiscardHandler)); err != nil {
+		return err
 	}
 
 	b, err := openBackend(ctx, cfg, env)
@@ -258,7 +268,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		src.set(eng)
 		addr, err := srv.Start(ctx)
 		if err != nil {
-			return fail(exitUsage, "listen on %s: %v (choose another --listen address)", cfg.Listen, err)
+			return fail(exitUsage, "%v", err)
 		}
 		logger.Info("serving metrics and status", "addr", addr)
 		if cfg.Auto {
@@ -599,6 +609,41 @@ func llmOptions(cfg *config.Config) (map[string]llm.ModelOptions, error) {
 	return out, nil
 }
 
+// checkListen refuses a --listen address that no listener could take:
+// HOST:PORT with a port from 0 (any free one) to 65535.
+func checkListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n int
+		if n, err = strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
+			err = fmt.Errorf("port %d is out of range", n)
+		}
+	}
+	if err != nil {
+		return &config.UsageError{Err: fmt.Errorf("--listen %q: %v: write HOST:PORT, such as 127.0.0.1:9464 (port 0 picks a free one)", addr, err)}
+	}
+	return nil
+}
+
+// resolveOllamaURL is the Ollama server to use: ollama.url as the
+// configuration resolved it (--ollama-url, OLLAMA_HOST, the file), read as
+// the ollama command reads OLLAMA_HOST, else the default. A bad value names
+// where it came from.
+func resolveOllamaURL(cfg *config.Config) (string, error) {
+	v := strings.Trim(strings.TrimSpace(cfg.OllamaURL), `"'`)
+	if v == "" {
+		return llm.DefaultURL, nil
+	}
+	u, err := llm.ParseHost(v)
+	if err != nil {
+		return "", fmt.Errorf("ollama url from %s: %w", cfg.Source("ollama.url"), err)
+	}
+	return u, nil
+}
+
 // warnMissingModels logs, once at start, a configured model the Ollama
 // server does not have, with the command that fetches it. An unreachable
 // server says nothing here: each decision's attempt reports it.
@@ -624,7 +669,7 @@ func warnMissingModels(ctx context.Context, url string, cfg *config.Config, logg
 }
 
 func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string, error) {
-	url, err := llm.ResolveURL(cfg.OllamaURL, "")
+	url, err := resolveOllamaURL(cfg)
 	if err != nil {
 		return nil, "", &config.UsageError{Err: err}
 	}
@@ -667,7 +712,7 @@ func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string
 }
 
 func listModels(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
-	url, err := llm.ResolveURL(cfg.OllamaURL, "")
+	url, err := resolveOllamaURL(cfg)
 	if err != nil {
 		return &config.UsageError{Err: err}
 	}

@@ -40,10 +40,14 @@ func (r Report) WriteTable(w io.Writer) error {
 			return err
 		}
 		for _, p := range t.Policies {
-			if p.ModelAnswers != nil && *p.ModelAnswers < p.Decisions {
-				fmt.Fprintf(&b, "%s: the model answered %d of %d decisions; the rule advisor answered the rest\n",
-					p.Policy, *p.ModelAnswers, p.Decisions)
+			if p.ModelAnswers == nil {
+				continue
 			}
+			fmt.Fprintf(&b, "%s: the model answered %d of %d decisions", p.Policy, *p.ModelAnswers, p.Decisions)
+			if *p.ModelAnswers < p.Decisions {
+				b.WriteString("; the rule advisor answered the rest")
+			}
+			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())

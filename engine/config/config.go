@@ -357,7 +357,7 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 			from = "key mode in " + c.ConfigFile
 		}
 		if stderr != nil {
-			fmt.Fprintf(stderr, "scalepilot: mode %q (%s) needs the dashboard: --auto applies decisions (mode auto); add --dry-run to only decide\n",
+			fmt.Fprintf(stderr, "scalepilot: warning: mode %q (%s) needs the dashboard; with --auto scalepilot runs in mode auto and applies decisions (add --dry-run to only decide, or drop --auto for the dashboard)\n",
 				c.Mode, from)
 		}
 		c.Mode = "auto"
@@ -367,6 +367,21 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Source says where the setting with that key got its value: "flag --X",
+// "env NAME", "file" (with the file's path) or "default"; "" for an unknown
+// key.
+func (c *Config) Source(key string) string {
+	for _, s := range c.settings {
+		if s.key == key {
+			if s.source == SourceFile {
+				return key + " in " + c.ConfigFile
+			}
+			return s.source
+		}
+	}
+	return ""
 }
 
 func (c *Config) modeSetting() *setting {
@@ -474,6 +489,12 @@ func (c *Config) loadModels(path string, v any) error {
 		}
 		if mo.Temperature != nil && (*mo.Temperature < 0 || *mo.Temperature > 2) {
 			return fmt.Errorf("config file %s: ollama.models.%q.temperature = %v is out of range: allowed 0 to 2", path, name, *mo.Temperature)
+		}
+		if mo.KeepAlive != "" {
+			if _, err := time.ParseDuration(mo.KeepAlive); err != nil {
+				return fmt.Errorf("config file %s: ollama.models.%q.keep_alive = %q is not a duration: write one such as \"10m\" or \"1h\" (negative keeps the model loaded)",
+					path, name, mo.KeepAlive)
+			}
 		}
 		if mo.NumCtx != nil && *mo.NumCtx < 256 {
 			return fmt.Errorf("config file %s: ollama.models.%q.num_ctx = %d is out of range: allowed 256 or more", path, name, *mo.NumCtx)
