@@ -112,7 +112,7 @@ func (c *Config) define() {
 		&c.ConfidenceThreshold, 0.7, between(&c.ConfidenceThreshold, 0, 1, false))
 	float("engine.target_cpu", "target-cpu", "SCALEPILOT_TARGET_CPU", "rule advisor's CPU target, percent",
 		&c.TargetCPU, 60, between(&c.TargetCPU, 0, 100, true))
-	float("engine.tolerance", "tolerance", "SCALEPILOT_TOLERANCE", "rule advisor's dead band, fraction of the target",
+	float("engine.tolerance", "tolerance", "SCALEPILOT_TOLERANCE", "rule advisor's band around the target, a fraction of it: scale in below target×(1−t), out at max(scale-out threshold, target×(1+t))",
 		&c.Tolerance, 0.10, between(&c.Tolerance, 0, 0.9, false))
 	float("engine.scale_out_cpu", "scale-out-cpu", "SCALEPILOT_SCALE_OUT_CPU", "CPU percent a scale-in must not project above",
 		&c.ScaleOutCPU, 75, between(&c.ScaleOutCPU, 0, 100, true))
