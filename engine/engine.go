@@ -86,6 +86,7 @@ type Engine struct {
 	persisted  PersistedState
 	restored   bool
 	expected   int
+	served     ServedHistory // what served each recent bucket, for the rule advisor
 	retryAfter time.Time
 	inFlight   *InFlight
 	pending    []Pending

@@ -35,7 +35,10 @@ const saturationHeadroom = 1.2
 //
 // Between the two triggers it holds: that wide band is what keeps the
 // number of actions low.
-func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advice {
+//
+// served is what served each bucket (nil: the current capacity served them
+// all): a reading taken on fewer instances than now is scaled to its load.
+func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time, served ServedHistory) Advice {
 	a := Advice{Advisor: AdvisorRules, Recommended: current}
 	if current < 1 {
 		a.Reasoning = "capacity unknown: no recommendation"
@@ -71,7 +74,7 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 		a.Reasoning = fmt.Sprintf("CPU %.0f%% is above the %.0f%% target but below the %.0f%% threshold: hold",
 			util, p.TargetCPU, trigger)
 	default:
-		want, a.Reasoning = scaleInAdvice(m, util, current, p, now)
+		want, a.Reasoning = scaleInAdvice(m, util, current, p, now, served)
 	}
 	want, a.Reasoning = memoryFloor(m, in, current, want, p, now, a.Reasoning)
 	if want < 1 {
@@ -85,7 +88,7 @@ func RuleAdvice(m Metrics, in Inputs, current int, p Policy, now time.Time) Advi
 // scaleInAdvice is the rule advisor's answer when CPU is not above the
 // target band: hold while the scale-in window was busy, else one step to the
 // capacity that runs the look-back window's peak at the scale-in level.
-func scaleInAdvice(m Metrics, util float64, current int, p Policy, now time.Time) (int, string) {
+func scaleInAdvice(m Metrics, util float64, current int, p Policy, now time.Time, served ServedHistory) (int, string) {
 	lowEdge := p.TargetCPU * (1 - p.Tolerance)
 	recent, ok := windowMax(m.CPU, now.Add(-p.ScaleInWindow-m.Grain))
 	if !ok {
@@ -95,13 +98,34 @@ func scaleInAdvice(m Metrics, util float64, current int, p Policy, now time.Time
 		return current, fmt.Sprintf("CPU %.0f%% now, at most %.0f%% in the last %s: not below the target band long enough to scale in",
 			util, recent, p.ScaleInWindow)
 	}
-	peak, ok := windowMax(m.CPU, now.Add(-p.Lookback))
+	// the peak as load (percent × instances that served it), shown as the
+	// percent it would be on the current instances: after a scale-out,
+	// readings taken on fewer instances ask for fewer
+	peak, ok := windowLoadMax(m.CPU, now.Add(-p.Lookback), m.Grain, served, current)
 	if !ok {
-		peak = recent
+		peak = recent * float64(current)
 	}
-	want := min(current, ceilDiv(float64(current)*peak, p.TargetCPU))
+	want := min(current, ceilDiv(peak, p.TargetCPU))
 	return want, fmt.Sprintf("CPU below %.0f%% for %s and at most %.0f%% over the last %s on %d instances: size the peak for the %.0f%% target",
-		lowEdge, p.ScaleInWindow, peak, p.Lookback, current, p.TargetCPU)
+		lowEdge, p.ScaleInWindow, peak/float64(current), p.Lookback, current, p.TargetCPU)
+}
+
+// windowLoadMax is the largest load (reading × instances that served its
+// bucket) of s in buckets that start at or after since. A bucket the
+// history says nothing of counts current instances.
+func windowLoadMax(s Series, since time.Time, grain time.Duration, served ServedHistory, current int) (float64, bool) {
+	best, ok := math.Inf(-1), false
+	for _, p := range s.Points {
+		if !usable(p) || p.T.Before(since) {
+			continue
+		}
+		n, known := served.During(p.T, grain)
+		if !known {
+			n = current
+		}
+		best, ok = math.Max(best, p.V*float64(n)), true
+	}
+	return best, ok
 }
 
 // memoryFloor raises want for memory pressure (see RuleAdvice).

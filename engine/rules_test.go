@@ -80,7 +80,7 @@ func TestRuleAdvice(t *testing.T) {
 	p := DefaultPolicy()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := RuleAdvice(tc.m, Summarize(tc.m, t0), tc.cur, p, t0)
+			a := RuleAdvice(tc.m, Summarize(tc.m, t0), tc.cur, p, t0, nil)
 			if a.Recommended != tc.want {
 				t.Errorf("recommended %d, want %d (%s)", a.Recommended, tc.want, a.Reasoning)
 			}
@@ -102,13 +102,13 @@ func TestRuleAdvicePeakBeforeLookbackIgnored(t *testing.T) {
 		CPU:    series(MetricCPU, UnitPercent, t0, time.Minute, vals...),
 		Memory: series(MetricMemory, UnitPercent, t0, time.Minute, repeat(40, len(vals))...)}
 	p := DefaultPolicy()
-	a := RuleAdvice(m, Summarize(m, t0), 6, p, t0)
+	a := RuleAdvice(m, Summarize(m, t0), 6, p, t0, nil)
 	if a.Recommended != 2 { // ceil(6 x 20 / 60)
 		t.Errorf("recommended %d, want 2 (%s)", a.Recommended, a.Reasoning)
 	}
 	vals[10] = 90 // now inside the look-back
 	m.CPU = series(MetricCPU, UnitPercent, t0, time.Minute, vals...)
-	if a := RuleAdvice(m, Summarize(m, t0), 6, p, t0); a.Recommended != 6 {
+	if a := RuleAdvice(m, Summarize(m, t0), 6, p, t0, nil); a.Recommended != 6 {
 		t.Errorf("with the peak inside the look-back: recommended %d, want 6 (%s)", a.Recommended, a.Reasoning)
 	}
 }
@@ -123,7 +123,7 @@ func TestRuleAdviceTargetAboveThreshold(t *testing.T) {
 		want int
 	}{{80, 4}, {87, 4}, {88, 5}, {90, 5}} { // 88 and 90: ceil(4 x cpu / 80)
 		m := window(40, tc.cpu)
-		if a := RuleAdvice(m, Summarize(m, t0), 4, p, t0); a.Recommended != tc.want {
+		if a := RuleAdvice(m, Summarize(m, t0), 4, p, t0, nil); a.Recommended != tc.want {
 			t.Errorf("CPU %v: recommended %d, want %d (%s)", tc.cpu, a.Recommended, tc.want, a.Reasoning)
 		}
 	}
@@ -132,7 +132,7 @@ func TestRuleAdviceTargetAboveThreshold(t *testing.T) {
 func TestRuleAdviceMemoryInOtherUnitIgnored(t *testing.T) {
 	m := window(40, 60)
 	m.Memory = series(MetricMemory, "bytes", t0, time.Minute, repeat(4e9, 60)...)
-	a := RuleAdvice(m, Summarize(m, t0), 4, DefaultPolicy(), t0)
+	a := RuleAdvice(m, Summarize(m, t0), 4, DefaultPolicy(), t0, nil)
 	if a.Recommended != 4 {
 		t.Errorf("memory in bytes moved the recommendation to %d (%s)", a.Recommended, a.Reasoning)
 	}
@@ -140,7 +140,7 @@ func TestRuleAdviceMemoryInOtherUnitIgnored(t *testing.T) {
 
 func TestRuleAdviceReasoningNamesMemory(t *testing.T) {
 	m := window(90, 60)
-	a := RuleAdvice(m, Summarize(m, t0), 4, DefaultPolicy(), t0)
+	a := RuleAdvice(m, Summarize(m, t0), 4, DefaultPolicy(), t0, nil)
 	if !strings.Contains(a.Reasoning, "memory") {
 		t.Errorf("reasoning %q does not say memory raised it", a.Reasoning)
 	}

@@ -55,7 +55,17 @@ func (e *Engine) decide(ctx context.Context) Decision {
 		e.reconcile(ctx, cur) // while the platform is updating, the capacity is not final yet
 	}
 
-	rules := RuleAdvice(metrics, inputs, cur, p, now)
+	e.mu.Lock()
+	if stateErr == nil && cur > 0 {
+		n := state.Serving
+		if n < 1 {
+			n = cur
+		}
+		e.served = keepServed(e.served, now, n, p.Lookback+p.Grain)
+	}
+	served := e.served
+	e.mu.Unlock()
+	rules := RuleAdvice(metrics, inputs, cur, p, now, served)
 	chosen := rules
 	var modelAdv Advice
 	var modelErr error
