@@ -814,6 +814,9 @@ func TestMaxDecisionsStopsRun(t *testing.T) {
 	if p.done != 5 {
 		t.Errorf("pacer let %d decisions through, want 5", p.done)
 	}
+	if why := lastStopped(f.notes); !strings.Contains(why, "5 decisions") {
+		t.Errorf("stopped note %q, want the decision limit", why)
+	}
 }
 
 func TestRunStopsAtEndOfTrace(t *testing.T) {
@@ -824,6 +827,25 @@ func TestRunStopsAtEndOfTrace(t *testing.T) {
 	}
 	if s := f.e.Summary(); s.Decisions != 3 || s.Holds != 3 {
 		t.Errorf("summary %+v", s)
+	}
+	if why := lastStopped(f.notes); why != "the trace ended" {
+		t.Errorf("stopped note %q, want the trace ended", why)
+	}
+}
+
+// lastStopped drains the recorded notes and returns the last StoppedNote's
+// reason ("" when there was none).
+func lastStopped(r *noteRecorder) string {
+	why := ""
+	for {
+		select {
+		case n := <-r.ch:
+			if s, ok := n.(StoppedNote); ok {
+				why = s.Why
+			}
+		default:
+			return why
+		}
 	}
 }
 

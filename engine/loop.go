@@ -30,21 +30,22 @@ func (e *Engine) Run(ctx context.Context, p Pacer) error {
 		}
 		select {
 		case <-ctx.Done():
-			return e.shutdown(ctx)
+			return e.shutdown(ctx, "stopped")
 		case err := <-waitCh:
 			waiting = false
 			if errors.Is(err, io.EOF) {
-				return e.shutdown(ctx)
+				return e.shutdown(ctx, "the trace ended")
 			}
 			if err != nil {
 				if ctx.Err() != nil {
-					return e.shutdown(ctx)
+					return e.shutdown(ctx, "stopped")
 				}
+				e.notify(StoppedNote{Why: "pacer failed: " + err.Error()})
 				return fmt.Errorf("pacer: %w", err)
 			}
 			e.decide(ctx)
 			if e.o.MaxDecisions > 0 && e.Summary().Decisions >= e.o.MaxDecisions {
-				return e.shutdown(ctx)
+				return e.shutdown(ctx, fmt.Sprintf("%d decisions made, the limit (--steps)", e.o.MaxDecisions))
 			}
 		case c := <-e.cmds:
 			c.reply <- e.handle(ctx, c)
@@ -56,9 +57,11 @@ func (e *Engine) Run(ctx context.Context, p Pacer) error {
 	}
 }
 
-// shutdown waits a little for an action in flight, then records it as
-// interrupted (it stays in the state file for the next start to check).
-func (e *Engine) shutdown(ctx context.Context) error {
+// shutdown closes the waiting cards, waits a little for an action in
+// flight, then records it as interrupted (it stays in the state file for
+// the next start to check), and tells observers why Run stopped.
+func (e *Engine) shutdown(ctx context.Context, why string) error {
+	defer e.notify(StoppedNote{Why: why})
 	rctx := context.WithoutCancel(ctx)
 	// A card lives in memory only: close it in the journal, so that no
 	// approval_requested is left without an answer.

@@ -128,6 +128,11 @@ type PendingNote struct{ Pending []Pending }
 // StatusNote is the engine's status after every change.
 type StatusNote struct{ Status Status }
 
+// StoppedNote says Run has returned, and why: the pacer ended (a finite
+// trace), the decision limit was reached, or the run was stopped.
+type StoppedNote struct{ Why string }
+
+func (StoppedNote) note()  {}
 func (TickNote) note()     {}
 func (MetricsNote) note()  {}
 func (TokenNote) note()    {}

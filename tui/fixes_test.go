@@ -293,3 +293,13 @@ func TestRepeatedActionRowPointsAtTheCard(t *testing.T) {
 		t.Errorf("the repeated row after its card left: %q, want -", got)
 	}
 }
+
+// When the engine stops (the demo trace ended), the dashboard says so
+// instead of counting down to a decision that will not come.
+func TestEngineStoppedIsShown(t *testing.T) {
+	f := newFixture(t, 120, 40)
+	f.loaded()
+	f.send(engine.StoppedNote{Why: "the trace ended"})
+	f.wantToast("no more decisions: the trace ended; press q to leave")
+	f.wantView("no more decisions")
+}

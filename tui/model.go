@@ -106,6 +106,9 @@ type model struct {
 	// answerHold: a scale-in dialog was withdrawn under the operator (its
 	// card changed or left); y and n act on no card before this time.
 	answerHold time.Time
+	// stopped is why the engine stopped deciding (the trace ended, say);
+	// empty while it runs.
+	stopped string
 
 	rs           reasoning
 	vp           viewport.Model

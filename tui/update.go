@@ -110,6 +110,9 @@ func (m *model) onNote(n engine.Notification) tea.Cmd {
 		m.onPending(n.Pending)
 	case engine.StatusNote:
 		m.status, m.haveStatus = n.Status, true
+	case engine.StoppedNote:
+		m.stopped = n.Why
+		m.say(levelWarn, "no more decisions: %s; press q to leave", n.Why)
 	}
 	return nil
 }

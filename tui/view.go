@@ -302,7 +302,7 @@ func (m *model) stale() bool {
 // time; the demo runs on trace time, so it names the trace time instead.
 func (m *model) nextText() string {
 	st := m.status
-	if m.notesClosed {
+	if m.notesClosed || m.stopped != "" {
 		return m.st.Dim.Render("no more decisions")
 	}
 	next := st.NextDecision
