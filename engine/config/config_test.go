@@ -185,7 +185,7 @@ func TestErrorsNameTheKeyAndRange(t *testing.T) {
 	}{
 		{"unknown key", nil, "[engine]\nmin_instancs = 3\n", []string{`unknown key "engine.min_instancs"`}},
 		{"min zero", []string{"--min-instances", "0"}, "", []string{"engine.min_instances", "1 or more"}},
-		{"max below min", []string{"--min-instances", "5", "--max-instances", "3"}, "", []string{"engine.max_instances", "at least engine.min_instances (5)"}},
+		{"max below min", []string{"--min-instances", "5", "--max-instances", "3"}, "", []string{"engine.max_instances", "at least engine.min_instances (5, from flag --min-instances)"}},
 		{"confidence", nil, "[engine]\nconfidence_threshold = 1.5\n", []string{"engine.confidence_threshold", "0 to 1"}},
 		{"bad duration", []string{"--interval", "soon"}, "", []string{"--interval", "not a duration"}},
 		{"bad mode", []string{"--mode", "yolo"}, "", []string{"mode", "auto, approve or dry-run"}},

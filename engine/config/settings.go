@@ -95,7 +95,7 @@ func (c *Config) define() {
 	integer("engine.min_instances", "min-instances", "SCALEPILOT_MIN_INSTANCES", "fewest instances", &c.Min, 2, atLeast(&c.Min, 1))
 	integer("engine.max_instances", "max-instances", "SCALEPILOT_MAX_INSTANCES", "most instances", &c.Max, 10, func() string {
 		if c.Max < c.Min {
-			return fmt.Sprintf("at least engine.min_instances (%d)", c.Min)
+			return fmt.Sprintf("at least engine.min_instances (%d, from %s)", c.Min, c.Source("engine.min_instances"))
 		}
 		if c.Max > 1000 {
 			return "up to 1000 (a scale set's limit)"
