@@ -79,17 +79,17 @@ func TestBacktestRefusesAMissingTraceWithoutOutput(t *testing.T) {
 	}
 }
 
-// A trace too short for the warm-up, or without load, is bad input (exit 2)
-// under backtest as under --demo.
+// A trace too short for the warm-up, without load, or a folder is bad input
+// (exit 2) under backtest as under --demo.
 func TestBacktestBadTraceIsAUsageError(t *testing.T) {
 	dir := t.TempDir()
 	short := writeNABTrace(t, dir, "short.csv", 5, func(int) float64 { return 40 })
 	zero := writeNABTrace(t, dir, "zero.csv", 40, func(int) float64 { return 0 })
-	for _, path := range []string{short, zero} {
-		err := runBacktest(context.Background(), []string{"--trace", path, "--policy", "oracle"}, io.Discard, io.Discard, noEnv)
+	for _, tc := range []struct{ path, name string }{{short, "short"}, {zero, "zero"}, {dir, filepath.Base(dir)}} {
+		err := runBacktest(context.Background(), []string{"--trace", tc.path, "--policy", "oracle"}, io.Discard, io.Discard, noEnv)
 		var ue *config.UsageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), filepath.Base(path[:len(path)-4])) {
-			t.Errorf("%s: err %v (%T), want a usage error naming the trace", filepath.Base(path), err, err)
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s: err %v (%T), want a usage error naming the trace", tc.name, err, err)
 		}
 	}
 }

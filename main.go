@@ -984,7 +984,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer, e
 			return &config.UsageError{Err: err}
 		}
 		var pe *trace.ParseError
-		if errors.As(err, &pe) || errors.Is(err, os.ErrNotExist) || errors.Is(err, trace.ErrEmpty) || errors.Is(err, sim.ErrTooShort) {
+		if errors.As(err, &pe) || errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.EISDIR) ||
+			errors.Is(err, trace.ErrEmpty) || errors.Is(err, sim.ErrTooShort) {
 			return &config.UsageError{Err: err}
 		}
 		return err
