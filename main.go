@@ -51,7 +51,9 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A hang-up (the SSH session or the terminal went away) stops as cleanly
+	// as an interrupt: records flushed, waiting cards closed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
@@ -216,6 +218,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		return fmt.Errorf("open journal in %s: %w", stateDir, err)
 	}
 	defer jr.Close()
+
+	closeLostCards(ctx, jr, logger)
 
 	if b.sim != nil {
 		if b.tempDir == "" {
@@ -461,6 +465,59 @@ func (s slowScaleSet) SetCapacity(ctx context.Context, n int) error {
 	case <-t.C:
 	}
 	return s.ScaleSet.SetCapacity(ctx, n)
+}
+
+// lostCardsTail is how many of the newest journal records closeLostCards
+// reads: far more than a run leaves between a card and its answer.
+const lostCardsTail = 2000
+
+// closeLostCards closes in the journal the approval cards an earlier process
+// left open: a card lives in memory, so one that died without stopping
+// cleanly (SIGKILL, a crash) took its cards with it. They were not applied.
+func closeLostCards(ctx context.Context, jr *journal.Journal, logger *slog.Logger) {
+	recs, err := jr.Tail(lostCardsTail)
+	if err != nil {
+		logger.Warn("read the journal for lost approval cards", "err", err)
+		return
+	}
+	open := map[string]engine.Event{}
+	var order []string
+	var last time.Time // the newest record's time: when the earlier run was last heard of
+	for _, r := range recs {
+		var ev engine.Event
+		if json.Unmarshal(r, &ev) != nil {
+			continue
+		}
+		if ev.TS.After(last) {
+			last = ev.TS
+		}
+		if ev.DecisionID == "" {
+			continue
+		}
+		switch ev.Type {
+		case engine.TypeApproval:
+			if _, seen := open[ev.DecisionID]; !seen {
+				order = append(order, ev.DecisionID)
+			}
+			open[ev.DecisionID] = ev
+		case engine.TypeApproved, engine.TypeRejected, engine.TypeExpired:
+			delete(open, ev.DecisionID)
+		}
+	}
+	for _, id := range order {
+		ev, ok := open[id]
+		if !ok {
+			continue
+		}
+		closed := engine.Event{Type: engine.TypeExpired, DecisionID: id, TS: last, ScaleSet: ev.ScaleSet,
+			From: ev.From, To: ev.To, By: "engine",
+			Error: "scalepilot restarted: the card was lost with the process that made it; not applied"}
+		if err := jr.Append(context.WithoutCancel(ctx), closed); err != nil {
+			logger.Warn("close a lost approval card", "decision_id", id, "err", err)
+			continue
+		}
+		logger.Info("closed an approval card an earlier run left open", "decision_id", id)
+	}
 }
 
 // resumeTail is how many journal records resumeDemo reads, newest first,

@@ -616,18 +616,23 @@ func checkCleanStop(t *testing.T, p *proc, dir string) {
 
 // TestServiceSIGINT stops a run with SIGINT, as Ctrl-C in a terminal does.
 func TestServiceSIGINT(t *testing.T) {
-	needBinary(t)
-	t.Parallel()
-	dir := t.TempDir()
-	p := start(t, nil, "--demo", "--auto", "--speed", "50", "--ollama-url", closedURL(t), "--state-dir", dir)
-	p.eventually(10*time.Second, "three decisions on stdout", func() bool {
-		return strings.Count(p.stdout.String(), `"type":"decision"`) >= 3
-	})
-	p.signal(os.Interrupt)
-	if code := p.wait(15 * time.Second); code != 0 {
-		t.Fatalf("after SIGINT: exit %d, want 0\nstderr:\n%s", code, p.stderr)
+	// SIGHUP (the terminal or SSH session went away) stops as cleanly
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			needBinary(t)
+			t.Parallel()
+			dir := t.TempDir()
+			p := start(t, nil, "--demo", "--auto", "--speed", "50", "--ollama-url", closedURL(t), "--state-dir", dir)
+			p.eventually(10*time.Second, "three decisions on stdout", func() bool {
+				return strings.Count(p.stdout.String(), `"type":"decision"`) >= 3
+			})
+			p.signal(sig)
+			if code := p.wait(15 * time.Second); code != 0 {
+				t.Fatalf("after %s: exit %d, want 0\nstderr:\n%s", sig, code, p.stderr)
+			}
+			checkCleanStop(t, p, dir)
+		})
 	}
-	checkCleanStop(t, p, dir)
 }
 
 // TestServiceSecondInstance starts a second scalepilot on a state directory

@@ -348,21 +348,6 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 		c.Mode = "dry-run"
 		c.modeSetting().source = SourceFlag + " --dry-run"
 	}
-	// --auto is a flag and wins over an approve mode from the file or the
-	// environment (config.example.toml sets mode = "approve" for the
-	// dashboard); --mode approve with --auto is still refused in validate.
-	if ms := c.modeSetting(); c.Auto && c.Mode == "approve" && ms.source != SourceDefault && ms.source != SourceFlag+" --mode" {
-		from := ms.source
-		if from == SourceFile {
-			from = "key mode in " + c.ConfigFile
-		}
-		if stderr != nil {
-			fmt.Fprintf(stderr, "scalepilot: warning: mode %q (%s) needs the dashboard; with --auto scalepilot runs in mode auto and applies decisions (add --dry-run to only decide, or drop --auto for the dashboard)\n",
-				c.Mode, from)
-		}
-		c.Mode = "auto"
-		ms.source = SourceFlag + " --auto, over " + ms.source
-	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -519,8 +504,16 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s = %s is out of range: allowed %s (set by %s)", s.key, s.String(), allowed, where))
 		}
 	}
-	if c.Auto && c.Mode == "approve" && c.modeSetting().source != SourceDefault {
-		errs = append(errs, errors.New("--auto runs headless and accepts only --mode auto or --mode dry-run (approvals need the dashboard): drop --mode approve, or run without --auto"))
+	// Headless, nobody can approve: an approve mode from anywhere but the
+	// default is refused rather than turned into auto, which would apply
+	// changes its author meant a person to look at.
+	if ms := c.modeSetting(); c.Auto && c.Mode == "approve" && ms.source != SourceDefault {
+		from := ms.source
+		if from == SourceFile {
+			from = "key mode in " + c.ConfigFile
+		}
+		errs = append(errs, fmt.Errorf("--auto runs headless and cannot ask for approvals, but the mode is \"approve\" (from %s): "+
+			"pass --mode auto to apply decisions or --dry-run to only record them, or run without --auto for the dashboard", from))
 	}
 	if len(errs) > 0 {
 		return &UsageError{Err: errors.Join(errs...)}

@@ -116,10 +116,10 @@ func TestCooldownSourceNamesTheFlagGiven(t *testing.T) {
 	}
 }
 
-// config.example.toml sets mode = "approve" for the dashboard: --auto, a
-// flag, wins over it (and over the environment) and says so; --mode approve
-// with --auto is still refused.
-func TestAutoWinsOverAnApproveModeFromFileOrEnvironment(t *testing.T) {
+// Headless, an approve mode from the file or the environment is refused
+// with its source named, never turned into auto; --mode auto or --dry-run
+// on the command line win over it.
+func TestAutoRefusesAnApproveModeFromFileOrEnvironment(t *testing.T) {
 	file := writeFile(t, "mode = \"approve\"\n")
 	cases := []struct {
 		name string
@@ -129,31 +129,29 @@ func TestAutoWinsOverAnApproveModeFromFileOrEnvironment(t *testing.T) {
 	}{
 		{"file", []string{"--config", file, "--auto"}, nil, "key mode in " + file},
 		{"environment", []string{"--auto"}, map[string]string{"SCALEPILOT_MODE": "approve"}, "env SCALEPILOT_MODE"},
+		{"flag", []string{"--auto", "--mode", "approve"}, nil, "flag --mode"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr bytes.Buffer
-			c, err := Load(tc.args, envOf(tc.env), &stderr)
-			if err != nil {
-				t.Fatal(err)
+			_, err := Load(tc.args, envOf(tc.env), nil)
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.from) ||
+				!strings.Contains(err.Error(), "--mode auto") || !strings.Contains(err.Error(), "--dry-run") {
+				t.Fatalf("err %v, want a usage error naming %q and the way out", err, tc.from)
 			}
-			if c.Mode != "auto" {
-				t.Errorf("mode %q, want auto", c.Mode)
+			if tc.name == "flag" {
+				return
 			}
-			if !strings.Contains(stderr.String(), tc.from) || !strings.Contains(stderr.String(), "--dry-run") {
-				t.Errorf("warning %q should name %q and --dry-run", stderr.String(), tc.from)
-			}
-			c, err = Load(append(tc.args, "--dry-run"), envOf(tc.env), &stderr)
-			if err != nil {
-				t.Fatalf("with --dry-run: %v", err)
-			}
-			if c.Mode != "dry-run" {
-				t.Errorf("with --dry-run: mode %q", c.Mode)
+			for _, extra := range [][]string{{"--dry-run"}, {"--mode", "auto"}} {
+				c, err := Load(append(append([]string{}, tc.args...), extra...), envOf(tc.env), nil)
+				if err != nil {
+					t.Fatalf("with %v: %v", extra, err)
+				}
+				if want := map[bool]string{true: "dry-run", false: "auto"}[extra[0] == "--dry-run"]; c.Mode != want {
+					t.Errorf("with %v: mode %q, want %q", extra, c.Mode, want)
+				}
 			}
 		})
-	}
-	if _, err := Load([]string{"--config", file, "--auto", "--mode", "approve"}, envOf(nil), nil); err == nil {
-		t.Error("--auto --mode approve was accepted")
 	}
 	c, err := Load([]string{"--config", file}, envOf(nil), nil)
 	if err != nil {
@@ -189,7 +187,7 @@ func TestErrorsNameTheKeyAndRange(t *testing.T) {
 		{"confidence", nil, "[engine]\nconfidence_threshold = 1.5\n", []string{"engine.confidence_threshold", "0 to 1"}},
 		{"bad duration", []string{"--interval", "soon"}, "", []string{"--interval", "not a duration"}},
 		{"bad mode", []string{"--mode", "yolo"}, "", []string{"mode", "auto, approve or dry-run"}},
-		{"auto with approve", []string{"--auto", "--mode", "approve"}, "", []string{"--auto", "auto or --mode dry-run"}},
+		{"auto with approve", []string{"--auto", "--mode", "approve"}, "", []string{"--auto", "--mode auto", "--dry-run"}},
 		{"dry-run disagrees", []string{"--mode", "auto", "--dry-run"}, "", []string{"disagree"}},
 		{"toml syntax", nil, "[engine\nmin = 1", []string{"config file"}},
 		{"model option", nil, "[ollama.models.\"x\"]\ntemprature = 1\n", []string{`unknown key "temprature"`}},
