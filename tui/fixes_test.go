@@ -302,4 +302,9 @@ func TestEngineStoppedIsShown(t *testing.T) {
 	f.send(engine.StoppedNote{Why: "the trace ended"})
 	f.wantToast("no more decisions: the trace ended; press q to leave")
 	f.wantView("no more decisions")
+	for _, k := range []string{"r", "S", "y", "n", "m"} {
+		f.press(k)
+		f.wantCalls()
+		f.wantToast("no more decisions: the trace ended; nothing to " + k)
+	}
 }

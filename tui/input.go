@@ -66,6 +66,10 @@ func (m *model) onMainKey(k tea.KeyMsg) tea.Cmd {
 		m.focus = paneHistory
 		m.filtering = true
 		m.filter.Focus()
+	case m.stopped != "" && key.Matches(k, km.Approve, km.Reject, km.Mode, km.Models, km.DecideNow, km.Scale):
+		// the engine no longer takes commands: say so now rather than
+		// after a command times out
+		m.say(levelWarn, "no more decisions: %s; nothing to %s. Press q to leave", m.stopped, k.String())
 	case key.Matches(k, km.Approve):
 		return m.approve()
 	case key.Matches(k, km.Reject):
@@ -257,8 +261,8 @@ func (m *model) approve() tea.Cmd {
 		changed = m.selChangedAt
 	}
 	if age := m.now.Sub(changed); age < changeGuard {
-		m.say(levelWarn, "card %s changed %s ago; y ignored: look at it again, then press y",
-			id, age.Round(100*time.Millisecond))
+		m.say(levelWarn, "card %s is %s new; y ignored: read it, then press y again in %s",
+			id, age.Round(100*time.Millisecond), (changeGuard - age).Round(100*time.Millisecond))
 		return nil
 	}
 	if d.Action == engine.ActionScaleIn {

@@ -166,7 +166,7 @@ func (m *model) helpText(w int) string {
 	notes := []string{
 		"Panes: 1 metrics, 2 capacity and pending cards, 3 the advisor's reasoning, 4 decision history.",
 		"y approves the selected card; a scale-in asks once more with Keep focused. " +
-			"A card that changed in the last second ignores y. Unanswered cards expire and are never applied.",
+			fmt.Sprintf("A card ignores y for %s after it appears or changes. Unanswered cards expire and are never applied.", changeGuard),
 		"Chart labels marked ~ or \"derived from demand\" are modelled from the demo's demand, not measured. " +
 			"Thresholds show as a dotted row (···); a blank column is a gap in the data, not zero.",
 		"With --mouse on, hold Shift while dragging to select text.",
