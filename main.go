@@ -667,7 +667,8 @@ func llmOptions(cfg *config.Config) (map[string]llm.ModelOptions, error) {
 }
 
 // checkListen refuses a --listen address that no listener could take:
-// HOST:PORT with a port from 0 (any free one) to 65535.
+// not HOST:PORT with a port from 0 (any free one) to 65535, in use, or not
+// an address of this machine.
 func checkListen(addr string) error {
 	if addr == "" {
 		return nil
@@ -682,7 +683,13 @@ func checkListen(addr string) error {
 	if err != nil {
 		return &config.UsageError{Err: fmt.Errorf("--listen %q: %v: write HOST:PORT, such as 127.0.0.1:9464 (port 0 picks a free one)", addr, err)}
 	}
-	return nil
+	// Try it: an address in use or not on this machine fails here, before
+	// the state directory is touched, not after.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &config.UsageError{Err: fmt.Errorf("--listen %s: %v (choose another address, or stop what uses it)", addr, err)}
+	}
+	return ln.Close()
 }
 
 // resolveOllamaURL is the Ollama server to use: ollama.url as the

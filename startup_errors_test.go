@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,11 @@ func TestStartupErrorsLeaveNoState(t *testing.T) {
 	if err := os.WriteFile(keepAlive, []byte("[ollama.models.\"tiny\"]\nkeep_alive = \"forever\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	cases := []struct {
 		name string
 		args []string
@@ -32,6 +38,7 @@ func TestStartupErrorsLeaveNoState(t *testing.T) {
 	}{
 		{"listen without a port", []string{"--listen", "garbage"}, nil, []string{"--listen", "HOST:PORT"}},
 		{"listen port out of range", []string{"--listen", "127.0.0.1:99999"}, nil, []string{"99999", "out of range"}},
+		{"listen address in use", []string{"--listen", busy.Addr().String()}, nil, []string{"--listen", "in use"}},
 		{"ollama url scheme", []string{"--ollama-url", "ftp://x"}, nil, []string{"flag --ollama-url", "ftp"}},
 		{"OLLAMA_HOST garbage", nil, map[string]string{"OLLAMA_HOST": "garbage:::"}, []string{"env OLLAMA_HOST"}},
 		{"prompt template", []string{"--prompt-file", badTmpl}, nil, []string{"--prompt-file", "bad.tmpl", "Nope"}},
