@@ -308,3 +308,26 @@ func TestEngineStoppedIsShown(t *testing.T) {
 		f.wantToast("no more decisions: the trace ended; nothing to " + k)
 	}
 }
+
+// The engine's refusals (nothing changed) read as warnings saying why, not
+// as failures to look up in the log.
+func TestEngineRefusalsAreWarnings(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: card c0ffee withdrawn, nothing applied", engine.ErrDryRun), "not applied: the mode is dry-run"},
+		{fmt.Errorf("%w: capacity is 12 now", engine.ErrCapacityChanged), "not done: capacity changed"},
+		{engine.ErrBusy, "not done: an action is in flight"},
+	}
+	for _, tc := range cases {
+		f := newFixture(t, 80, 24)
+		f.loaded()
+		f.ctl.err = tc.err
+		f.press("S", "backspace", "1", "0", "enter", "y")
+		f.wantToast(tc.want)
+		if f.m.toast.level != levelWarn {
+			t.Errorf("%v: shown at level %v, want a warning", tc.err, f.m.toast.level)
+		}
+	}
+}

@@ -74,11 +74,18 @@ func (m *model) onDone(d doneMsg) {
 		m.say(levelInfo, "%s: done", d.what)
 		return
 	}
-	hint := "see the message log (@) and the log file"
-	if errors.Is(d.err, engine.ErrUnknownID) {
-		hint = "it is no longer pending (answered or expired)"
+	// refusals the engine means (nothing was changed) are warnings with
+	// what to do; anything else is an error
+	switch {
+	case errors.Is(d.err, engine.ErrUnknownID):
+		m.say(levelWarn, "%s: not done: %v; it is no longer pending (answered, withdrawn or expired)", d.what, d.err)
+	case errors.Is(d.err, engine.ErrDryRun):
+		m.say(levelWarn, "%s: not applied: the mode is dry-run (m changes it); the card is withdrawn", d.what)
+	case errors.Is(d.err, engine.ErrCapacityChanged), errors.Is(d.err, engine.ErrBusy):
+		m.say(levelWarn, "%s: not done: %v", d.what, d.err)
+	default:
+		m.say(levelError, "%s failed: %v; see the message log (@) and the log file", d.what, d.err)
 	}
-	m.say(levelError, "%s failed: %v; %s", d.what, d.err, hint)
 }
 
 // onNote handles one engine notification and returns any follow-up Cmd.
