@@ -87,6 +87,7 @@ type Engine struct {
 	restored   bool
 	expected   int
 	served     ServedHistory // what served each recent bucket, for the rule advisor
+	rejected   *rejection    // the last action an operator rejected
 	retryAfter time.Time
 	inFlight   *InFlight
 	pending    []Pending
@@ -273,4 +274,11 @@ func (e *Engine) saveState(ctx context.Context, st PersistedState) {
 	if err := e.o.State.Save(context.WithoutCancel(ctx), st); err != nil {
 		e.log.Error("state save failed", "err", err)
 	}
+}
+
+// rejection is an action an operator turned down: the same from → to is
+// not asked again before the longer cooldown has passed since.
+type rejection struct {
+	from, to int
+	at       time.Time // engine clock
 }

@@ -255,6 +255,35 @@ func TestRejectDoesNotApply(t *testing.T) {
 	}
 }
 
+// A rejected action is not asked again before the longer cooldown (15
+// minutes) has passed since the rejection.
+func TestRejectedActionIsNotAskedAgainAtOnce(t *testing.T) {
+	f, p, stop := approveFixture(t, true)
+	d, _ := card(t, f, p) // 4 -> 6
+	rejectedAt := f.clock.Now()
+	if err := f.e.Reject(d.ID); err != nil {
+		t.Fatal(err)
+	}
+	for f.clock.Now().Before(rejectedAt.Add(10 * time.Minute)) {
+		d2 := f.tickDecision(t, p)
+		if !strings.Contains(strings.Join(d2.Notes, ";"), "the operator rejected 4 → 6") {
+			t.Errorf("decision at %s: notes %q, want the rejection named", d2.TS.Format("15:04"), d2.Notes)
+		}
+	}
+	if st := f.e.Status(); st.Pending != 0 {
+		t.Errorf("pending %d within the cooldown, want 0", st.Pending)
+	}
+	d3, _ := card(t, f, p) // 15 minutes on: asked again
+	if d3.Current != 4 || d3.Desired != 6 {
+		t.Errorf("asked again for %d -> %d", d3.Current, d3.Desired)
+	}
+	_ = stop()
+	checkCalls(t, f.ss)
+	if n := len(f.j.Events(TypeApproval)); n != 2 {
+		t.Errorf("%d approval requests, want 2", n)
+	}
+}
+
 func TestUnansweredCardExpiresOnTheWallClock(t *testing.T) {
 	f, p, stop := approveFixture(t, true)
 	d, _ := card(t, f, p)

@@ -268,6 +268,10 @@ func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
 	typ := TypeRejected
 	if approve {
 		typ = TypeApproved
+	} else {
+		e.mu.Lock()
+		e.rejected = &rejection{from: d.Current, to: d.Desired, at: e.o.Clock.Now()}
+		e.mu.Unlock()
 	}
 	ev := Event{Type: typ, DecisionID: d.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
 		From: d.Current, To: d.Desired, By: "operator"}

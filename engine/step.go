@@ -354,11 +354,24 @@ func (e *Engine) resultEvent(d Decision, by string, err error, took time.Duratio
 
 // queueApproval turns a decision into a card that waits for a person. At
 // most one card waits: a newer decision with another target supersedes it;
-// the same action again only gets a note naming the card that waits.
+// the same action again only gets a note naming the card that waits; an
+// action the operator rejected is not asked again before the longer
+// cooldown has passed since (the decision notes it).
 func (e *Engine) queueApproval(d *Decision) []Event {
 	wall := e.o.Wall.Now()
 	var evs []Event
 	e.mu.Lock()
+	if r := e.rejected; r != nil && r.from == d.Current && r.to == d.Desired {
+		// the longer of the two cooldowns: a person said no, and a scale-out
+		// the load really needs asks for more than the rejected one did
+		cool := max(e.o.Policy.CooldownOut, e.o.Policy.CooldownIn)
+		if again := r.at.Add(cool); e.o.Clock.Now().Before(again) {
+			e.mu.Unlock()
+			d.Notes = append(d.Notes, fmt.Sprintf("the operator rejected %d → %d at %s; not asked again before %s",
+				r.from, r.to, r.at.Format("15:04:05"), again.Format("15:04:05")))
+			return nil
+		}
+	}
 	for _, p := range e.pending {
 		if p.Decision.Desired == d.Desired && p.Decision.Current == d.Current {
 			e.mu.Unlock()
