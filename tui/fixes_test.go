@@ -287,6 +287,11 @@ func TestRepeatedActionRowPointsAtTheCard(t *testing.T) {
 	if got := f.m.outcome(&c); got != "-" {
 		t.Errorf("a row with neither card nor note: %q, want -", got)
 	}
+	r := sampleDecision("c0ffee000013", f.wall.t, 9, 7, engine.ReasonRecommended)
+	r.Notes = []string{"the operator rejected 9 → 7 at 12:00:00; not asked again before 12:15:00"}
+	if got := f.m.outcome(&r); got != "not asked" {
+		t.Errorf("a row the operator's rejection held back: %q, want not asked", got)
+	}
 	// once the card is gone the row no longer points at it
 	f.send(engine.PendingNote{Pending: nil})
 	if got := f.m.outcome(&b); got != "-" {

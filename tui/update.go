@@ -337,6 +337,9 @@ func (m *model) outcome(d *engine.Decision) string {
 					return "on card"
 				}
 			}
+			if strings.HasPrefix(n, "the operator rejected") {
+				return "not asked" // rejected a moment ago: not put to the operator again yet
+			}
 		}
 	}
 	return "-"
