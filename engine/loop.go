@@ -99,27 +99,7 @@ func (e *Engine) finishApply(ctx context.Context, r applyResult) {
 // decision and every answer.
 func (e *Engine) expire(ctx context.Context) {
 	now := e.o.Wall.Now()
-	var gone []Pending
-	e.mu.Lock()
-	kept := e.pending[:0]
-	for _, p := range e.pending {
-		if now.After(p.Expires) {
-			gone = append(gone, p)
-		} else {
-			kept = append(kept, p)
-		}
-	}
-	e.pending = kept
-	e.mu.Unlock()
-	for _, p := range gone {
-		ev := Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
-			From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: "nobody answered in time; not applied"}
-		e.journal(ctx, ev)
-		e.notify(EventNote{Event: ev})
-	}
-	if len(gone) > 0 {
-		e.publish()
-	}
+	e.dropPending(ctx, "nobody answered in time; not applied", func(p Pending) bool { return now.After(p.Expires) })
 }
 
 // dropPending removes the waiting cards that drop selects (all when drop is
