@@ -268,9 +268,11 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	if err != nil {
 		return &config.UsageError{Err: err}
 	}
+	listenAddr := ""
 	if srv != nil {
 		src.set(eng)
 		addr, err := srv.Start(ctx)
+		listenAddr = addr
 		if err != nil {
 			return fail(exitUsage, "%v", err)
 		}
@@ -307,7 +309,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 			return llm.ListModels(ctx, ollamaURL, nil, eng.Status().Models)
 		},
 		Theme: tui.Theme(cfg.Theme), NoColor: noColor(env), Mouse: cfg.Mouse, Logger: logger,
-		CPUThreshold: cfg.ScaleOutCPU, MemoryThreshold: cfg.ScaleOutMemory,
+		CPUThreshold: cfg.ScaleOutCPU, MemoryThreshold: cfg.ScaleOutMemory, Listen: listenAddr,
 	})
 	cancel()
 	wg.Wait()

@@ -336,3 +336,13 @@ func TestEngineRefusalsAreWarnings(t *testing.T) {
 		}
 	}
 }
+
+// With --listen, the dashboard says once where the HTTP endpoints are.
+func TestListenAddressIsTold(t *testing.T) {
+	f := newFixtureWith(t, 80, 24, func(o *Options) { o.Listen = "127.0.0.1:9464" }, nil)
+	f.wantToast("serving /metrics, /healthz, /readyz and /api on http://127.0.0.1:9464")
+	g := newFixture(t, 80, 24)
+	if strings.Contains(g.m.toast.text, "serving") {
+		t.Errorf("without --listen: toast %q", g.m.toast.text)
+	}
+}

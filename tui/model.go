@@ -198,6 +198,9 @@ func newModel(ctx context.Context, o Options, r *lipgloss.Renderer) *model {
 	m.scaleIn.Validate = digitsOnly
 	m.picker.filter = newInput("filter: ", "press / to filter", 40, st)
 	m.rsDirty = true
+	if o.Listen != "" {
+		m.say(levelInfo, "serving /metrics, /healthz, /readyz and /api on http://%s", o.Listen)
+	}
 	return m
 }
 

@@ -97,6 +97,10 @@ type Options struct {
 	// on the charts, in percent; 75 and 80 when zero.
 	CPUThreshold    float64
 	MemoryThreshold float64
+
+	// Listen is the address the HTTP server (--listen) bound, told once at
+	// the start; empty when there is none.
+	Listen string
 }
 
 const (
