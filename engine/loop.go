@@ -65,7 +65,7 @@ func (e *Engine) shutdown(ctx context.Context, why string) error {
 	rctx := context.WithoutCancel(ctx)
 	// A card lives in memory only: close it in the journal, so that no
 	// approval_requested is left without an answer.
-	e.dropPending(rctx, "scalepilot stopped; not applied", nil)
+	e.dropPending(rctx, because("scalepilot stopped; not applied"), nil)
 	e.mu.Lock()
 	inf := e.inFlight
 	e.mu.Unlock()
@@ -99,14 +99,15 @@ func (e *Engine) finishApply(ctx context.Context, r applyResult) {
 // decision and every answer.
 func (e *Engine) expire(ctx context.Context) {
 	now := e.o.Wall.Now()
-	e.dropPending(ctx, "nobody answered in time; not applied", func(p Pending) bool { return now.After(p.Expires) })
+	e.dropPending(ctx, because("nobody answered in time; not applied"), func(p Pending) bool { return now.After(p.Expires) })
 }
 
-// dropPending removes the waiting cards that drop selects (all when drop is
-// nil) and records each as expired with why: they were not applied.
-func (e *Engine) dropPending(ctx context.Context, why string, drop func(Pending) bool) {
+// takePending removes the waiting cards that drop selects (all when drop is
+// nil) and returns them.
+func (e *Engine) takePending(drop func(Pending) bool) []Pending {
 	var gone []Pending
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	kept := e.pending[:0]
 	for _, p := range e.pending {
 		if drop == nil || drop(p) {
@@ -116,10 +117,21 @@ func (e *Engine) dropPending(ctx context.Context, why string, drop func(Pending)
 		}
 	}
 	e.pending = kept
-	e.mu.Unlock()
+	return gone
+}
+
+// closedEvent records that a card ended without being applied, and why.
+func (e *Engine) closedEvent(p Pending, ts time.Time, why string) Event {
+	return Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: ts, ScaleSet: e.o.ScaleSetName,
+		From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: why}
+}
+
+// dropPending removes the waiting cards that drop selects (all when drop is
+// nil) and records each as expired with why(card): they were not applied.
+func (e *Engine) dropPending(ctx context.Context, why func(Pending) string, drop func(Pending) bool) {
+	gone := e.takePending(drop)
 	for _, p := range gone {
-		ev := Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
-			From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: why}
+		ev := e.closedEvent(p, e.o.Clock.Now(), why(p))
 		e.journal(ctx, ev)
 		e.notify(EventNote{Event: ev})
 	}
@@ -128,25 +140,23 @@ func (e *Engine) dropPending(ctx context.Context, why string, drop func(Pending)
 	}
 }
 
+// because is a dropPending reason that is the same for every card.
+func because(why string) func(Pending) string { return func(Pending) string { return why } }
+
+// capacityChanged says a card was made for another capacity than the scale
+// set has now.
+func capacityChanged(now, made int) string {
+	return fmt.Sprintf("capacity is %d now, not the %d this card was made for", now, made)
+}
+
 // dropStaleCards withdraws the cards made for another capacity than the one
 // an applied action has just set.
 func (e *Engine) dropStaleCards(ctx context.Context, capacity int, err error) {
 	if err != nil {
 		return
 	}
-	e.mu.Lock()
-	var stale []Pending
-	for _, p := range e.pending {
-		if p.Decision.Current != capacity {
-			stale = append(stale, p)
-		}
-	}
-	e.mu.Unlock()
-	for _, p := range stale {
-		id := p.Decision.ID
-		e.dropPending(ctx, fmt.Sprintf("capacity is %d now, not the %d this card was made for; not applied",
-			capacity, p.Decision.Current), func(q Pending) bool { return q.Decision.ID == id })
-	}
+	e.dropPending(ctx, func(p Pending) string { return capacityChanged(capacity, p.Decision.Current) + "; not applied" },
+		func(p Pending) bool { return p.Decision.Current != capacity })
 }
 
 // send hands a command to Run and waits for its answer.
@@ -228,7 +238,7 @@ func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
 	dry := e.mode == ModeDryRun || e.o.ReadOnly
 	e.mu.Unlock()
 	if approve && dry {
-		e.dropPending(ctx, "withdrawn: the mode is dry-run", func(q Pending) bool { return q.Decision.ID == id })
+		e.dropPending(ctx, because("withdrawn: the mode is dry-run"), func(q Pending) bool { return q.Decision.ID == id })
 		return fmt.Errorf("%w: card %s withdrawn, nothing applied", ErrDryRun, id)
 	}
 	if approve && busy {
@@ -288,17 +298,8 @@ func (e *Engine) checkCard(ctx context.Context, d Decision) error {
 	if st.Capacity == d.Current {
 		return nil
 	}
-	e.mu.Lock()
-	if idx := e.pendingIndexLocked(d.ID); idx >= 0 {
-		e.pending = append(e.pending[:idx], e.pending[idx+1:]...)
-	}
-	e.mu.Unlock()
-	msg := fmt.Sprintf("capacity is %d now, not the %d this card was made for", st.Capacity, d.Current)
-	ev := Event{Type: TypeExpired, DecisionID: d.ID, TS: e.o.Clock.Now(), ScaleSet: e.o.ScaleSetName,
-		From: d.Current, To: d.Desired, By: "engine", Error: msg + "; not applied"}
-	e.journal(ctx, ev)
-	e.notify(EventNote{Event: ev})
-	e.publish()
+	msg := capacityChanged(st.Capacity, d.Current)
+	e.dropPending(ctx, because(msg+"; not applied"), func(p Pending) bool { return p.Decision.ID == d.ID })
 	return fmt.Errorf("%w: %s; wait for the next decision", ErrCapacityChanged, msg)
 }
 

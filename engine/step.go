@@ -176,7 +176,7 @@ func (e *Engine) act1(ctx context.Context, d *Decision, mode Mode) {
 	}
 	if mode == ModeDryRun || e.o.ReadOnly {
 		// switched to dry-run while cards waited: none of them may apply
-		e.dropPending(ctx, "withdrawn: the mode is dry-run", nil)
+		e.dropPending(ctx, because("withdrawn: the mode is dry-run"), nil)
 	}
 	if d.Action != ActionHold {
 		switch {
@@ -378,8 +378,7 @@ func (e *Engine) queueApproval(d *Decision) []Event {
 			d.Notes = append(d.Notes, fmt.Sprintf("same action already waits for approval as %s", p.Decision.ID))
 			return nil
 		}
-		evs = append(evs, Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: d.TS, ScaleSet: e.o.ScaleSetName,
-			From: p.Decision.Current, To: p.Decision.Desired, By: "engine", Error: "superseded by decision " + d.ID})
+		evs = append(evs, e.closedEvent(p, d.TS, "superseded by decision "+d.ID))
 	}
 	exp := wall.Add(e.o.ApprovalTTL)
 	e.pending = []Pending{{Decision: *d, Expires: exp}}
@@ -394,16 +393,11 @@ func (e *Engine) queueApproval(d *Decision) []Event {
 // longer recommended, and a person should not approve it from a stale card.
 // A hold for any other reason (cooldown, stale metrics) leaves them.
 func (e *Engine) withdrawApprovals(d *Decision) []Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var evs []Event
-	for _, p := range e.pending {
-		evs = append(evs, Event{Type: TypeExpired, DecisionID: p.Decision.ID, TS: d.TS, ScaleSet: e.o.ScaleSetName,
-			From: p.Decision.Current, To: p.Decision.Desired, By: "engine",
-			Error: fmt.Sprintf("withdrawn: decision %s recommends keeping %d", d.ID, d.Current)})
+	for _, p := range e.takePending(nil) {
+		evs = append(evs, e.closedEvent(p, d.TS, fmt.Sprintf("withdrawn: decision %s recommends keeping %d", d.ID, d.Current)))
 	}
 	if len(evs) > 0 {
-		e.pending = nil
 		d.Notes = append(d.Notes, fmt.Sprintf("withdrew the waiting card %s", evs[0].DecisionID))
 	}
 	return evs
