@@ -39,8 +39,9 @@ func hold(cur int, r Reason, msg string, edits []Edit) Outcome {
 // Decide applies the guardrails to an advisor's answer, in a fixed order:
 // capacity known, nothing in flight, no unexplained change, fresh metrics,
 // confidence, then clamp, step limit, flap guard, clamp again (min and max
-// are hard limits) and cooldown on the recommendation. A scale-out also waits (as a cooldown) until the newest
-// metrics bucket began after the last applied action. Every change to the desired capacity is an Edit.
+// are hard limits) and cooldown on the recommendation. A scale-out also
+// waits (as a cooldown) until the newest metrics bucket began after the last
+// applied action. Every change to the desired capacity is an Edit.
 func Decide(in DecideInput) Outcome {
 	p, cur := in.Policy, in.Current
 	if !in.StateOK || cur < 1 {
@@ -80,12 +81,15 @@ func Decide(in DecideInput) Outcome {
 		edits = append(edits, Edit{Code: code, From: want, To: to})
 		want = to
 	}
-	if want < p.Min {
-		edit(ReasonClampMin, p.Min)
+	clamp := func() {
+		if want < p.Min {
+			edit(ReasonClampMin, p.Min)
+		}
+		if want > p.Max {
+			edit(ReasonClampMax, p.Max)
+		}
 	}
-	if want > p.Max {
-		edit(ReasonClampMax, p.Max)
-	}
+	clamp()
 	if want-cur > p.MaxStepOut {
 		edit(ReasonStepLimit, cur+p.MaxStepOut)
 	}
@@ -100,12 +104,7 @@ func Decide(in DecideInput) Outcome {
 	// Min and max are the operator's hard limits: a capacity found outside
 	// them is brought inside in one decision, whatever the step limit and
 	// the flap guard would allow.
-	if want > p.Max {
-		edit(ReasonClampMax, p.Max)
-	}
-	if want < p.Min {
-		edit(ReasonClampMin, p.Min)
-	}
+	clamp()
 	if want == cur {
 		if len(edits) == 0 {
 			return hold(cur, ReasonNoChange, fmt.Sprintf("%s advisor recommends the current %d", adv.Advisor, cur), nil)
