@@ -110,24 +110,6 @@ func scaleInAdvice(m Metrics, util float64, current int, p Policy, now time.Time
 		lowEdge, p.ScaleInWindow, peak/float64(current), p.Lookback, current, p.TargetCPU)
 }
 
-// windowLoadMax is the largest load (reading × instances that served its
-// bucket) of s in buckets that start at or after since. A bucket the
-// history says nothing of counts current instances.
-func windowLoadMax(s Series, since time.Time, grain time.Duration, served ServedHistory, current int) (float64, bool) {
-	best, ok := math.Inf(-1), false
-	for _, p := range s.Points {
-		if !usable(p) || p.T.Before(since) {
-			continue
-		}
-		n, known := served.During(p.T, grain)
-		if !known {
-			n = current
-		}
-		best, ok = math.Max(best, p.V*float64(n)), true
-	}
-	return best, ok
-}
-
 // memoryFloor raises want for memory pressure (see RuleAdvice).
 func memoryFloor(m Metrics, in Inputs, current, want int, p Policy, now time.Time, why string) (int, string) {
 	if !inPercent(in.Memory) {
@@ -163,13 +145,6 @@ func previousReading(s Series) (float64, bool) {
 		seen = true
 	}
 	return 0, false
-}
-
-// inBand reports whether ratio lies within tolerance of 1, edges included:
-// the small slack keeps 66% of a 60% target inside a 10% band, which float
-// arithmetic (66/60-1 = 0.10000000000000009) would otherwise leave out.
-func inBand(ratio, tolerance float64) bool {
-	return math.Abs(ratio-1) <= tolerance+1e-9
 }
 
 // ceilDiv returns ceil(x / d) as an int, guarding float noise just above an

@@ -57,11 +57,23 @@ func summarizeSeries(s Series, grain time.Duration, now time.Time) MetricSummary
 // windowMax returns the largest valid value of s in buckets that start at or
 // after since, and whether there was one.
 func windowMax(s Series, since time.Time) (float64, bool) {
+	return windowLoadMax(s, since, 0, nil, 1)
+}
+
+// windowLoadMax is the largest load (reading × instances that served its
+// bucket) of s in buckets that start at or after since. A bucket the
+// history says nothing of counts current instances.
+func windowLoadMax(s Series, since time.Time, grain time.Duration, served ServedHistory, current int) (float64, bool) {
 	best, ok := math.Inf(-1), false
 	for _, p := range s.Points {
-		if usable(p) && !p.T.Before(since) {
-			best, ok = math.Max(best, p.V), true
+		if !usable(p) || p.T.Before(since) {
+			continue
 		}
+		n, known := served.During(p.T, grain)
+		if !known {
+			n = current
+		}
+		best, ok = math.Max(best, p.V*float64(n)), true
 	}
 	return best, ok
 }
