@@ -200,7 +200,7 @@ type AdviceRequest struct {
 	TargetCPU float64
 	// ScaleOutCPU and ScaleOutMemory are the guardrail thresholds, percent:
 	// a scale-in that would push the projected load above them is refused.
-	// Zero means not set; prompts then use 75 and 80.
+	// Zero means not set; prompts then use DefaultPolicy's.
 	ScaleOutCPU     float64
 	ScaleOutMemory  float64
 	CooldownOutLeft time.Duration

@@ -18,13 +18,8 @@ const MaxSeriesPoints = 24
 // Gap is how a bucket without data appears in a series.
 const Gap = "-"
 
-// The thresholds a prompt names when the request leaves them unset: the
-// engine's defaults.
-const (
-	DefaultScaleOutCPU    = 75
-	DefaultScaleOutMemory = 80
-)
-
+// orPositive is v, or def when v is not set (0): a request that leaves the
+// thresholds unset gets the engine's defaults in the prompt.
 func orPositive(v, def float64) float64 {
 	if v > 0 {
 		return v
@@ -97,8 +92,8 @@ func VarsFrom(req engine.AdviceRequest) Vars {
 		Min:              req.Min,
 		Max:              req.Max,
 		TargetCPU:        req.TargetCPU,
-		ScaleOutCPU:      orPositive(req.ScaleOutCPU, DefaultScaleOutCPU),
-		ScaleOutMemory:   orPositive(req.ScaleOutMemory, DefaultScaleOutMemory),
+		ScaleOutCPU:      orPositive(req.ScaleOutCPU, engine.DefaultPolicy().ScaleOutCPU),
+		ScaleOutMemory:   orPositive(req.ScaleOutMemory, engine.DefaultPolicy().ScaleOutMemory),
 		CooldownOutLeft:  shortDuration(req.CooldownOutLeft),
 		CooldownInLeft:   shortDuration(req.CooldownInLeft),
 		CooldownOutReady: req.CooldownOutLeft <= 0,
