@@ -355,25 +355,31 @@ func Load(args []string, env Env, stderr io.Writer) (*Config, error) {
 }
 
 // Source says where the setting with that key got its value: "flag --X",
-// "env NAME", "file" (with the file's path) or "default"; "" for an unknown
-// key.
+// "env NAME", "key K in FILE" or "default"; "" for an unknown key.
 func (c *Config) Source(key string) string {
+	s := c.setting(key)
+	switch {
+	case s == nil:
+		return ""
+	case s.source == SourceFile:
+		return "key " + key + " in " + c.ConfigFile
+	}
+	return s.source
+}
+
+// setting is the setting with that key, nil when there is none.
+func (c *Config) setting(key string) *setting {
 	for _, s := range c.settings {
 		if s.key == key {
-			if s.source == SourceFile {
-				return key + " in " + c.ConfigFile
-			}
-			return s.source
+			return s
 		}
 	}
-	return ""
+	return nil
 }
 
 func (c *Config) modeSetting() *setting {
-	for _, s := range c.settings {
-		if s.key == "mode" {
-			return s
-		}
+	if s := c.setting("mode"); s != nil {
+		return s
 	}
 	panic("mode setting missing")
 }
@@ -492,10 +498,6 @@ func (c *Config) loadModels(path string, v any) error {
 func (c *Config) validate() error {
 	var errs []error
 	for _, s := range c.settings {
-		if s.kind == kFloat && (math.IsNaN(*s.f) || math.IsInf(*s.f, 0)) {
-			errs = append(errs, fmt.Errorf("%s = %v is not a number (set by %s)", s.key, *s.f, s.source))
-			continue
-		}
 		if s.check == nil {
 			continue
 		}
@@ -507,13 +509,10 @@ func (c *Config) validate() error {
 	// Headless, nobody can approve: an approve mode from anywhere but the
 	// default is refused rather than turned into auto, which would apply
 	// changes its author meant a person to look at.
-	if ms := c.modeSetting(); c.Auto && c.Mode == "approve" && ms.source != SourceDefault {
-		from := ms.source
-		if from == SourceFile {
-			from = "key mode in " + c.ConfigFile
-		}
+	if c.Auto && c.Mode == "approve" && c.modeSetting().source != SourceDefault {
 		errs = append(errs, fmt.Errorf("--auto runs headless and cannot ask for approvals, but the mode is \"approve\" (from %s): "+
-			"pass --mode auto to apply decisions or --dry-run to only record them, or run without --auto for the dashboard", from))
+			"pass --mode auto to apply decisions or --dry-run to only record them, or run without --auto for the dashboard",
+			c.Source("mode")))
 	}
 	if len(errs) > 0 {
 		return &UsageError{Err: errors.Join(errs...)}
