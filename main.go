@@ -177,7 +177,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	if err := checkListen(cfg.Listen); err != nil {
 		return err
 	}
-	if _, _, err := newAdvisor(cfg, slog.New(slog.DiscardHandler)); err != nil {
+	advisorCfg, err := advisorConfig(cfg)
+	if err != nil {
 		return err
 	}
 
@@ -233,10 +234,11 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		}
 	}
 
-	advisor, ollamaURL, err := newAdvisor(cfg, logger)
+	advisor, err := llm.New(advisorCfg, logger)
 	if err != nil {
-		return err
+		return &config.UsageError{Err: err}
 	}
+	ollamaURL := advisorCfg.URL
 	go warnMissingModels(ctx, ollamaURL, cfg, logger)
 
 	var observers fanout
@@ -734,10 +736,27 @@ func warnMissingModels(ctx context.Context, url string, cfg *config.Config, logg
 	}
 }
 
+// newAdvisor builds the Ollama advisor from the configuration and returns
+// it with the server's URL.
 func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string, error) {
-	url, err := resolveOllamaURL(cfg)
+	lc, err := advisorConfig(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	adv, err := llm.New(lc, logger)
 	if err != nil {
 		return nil, "", &config.UsageError{Err: err}
+	}
+	return adv, lc.URL, nil
+}
+
+// advisorConfig reads and checks what the advisor needs: the server's URL,
+// the per-model options and the prompt files (read once, each checked with
+// its path in the error). llm.New cannot then fail on them.
+func advisorConfig(cfg *config.Config) (llm.Config, error) {
+	url, err := resolveOllamaURL(cfg)
+	if err != nil {
+		return llm.Config{}, &config.UsageError{Err: err}
 	}
 	lc := llm.Config{
 		URL: url, ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
@@ -747,7 +766,7 @@ func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string
 		lc.Retries = -1
 	}
 	if lc.Options, err = llmOptions(cfg); err != nil {
-		return nil, "", err
+		return llm.Config{}, err
 	}
 	for _, p := range []struct {
 		path, name string
@@ -759,22 +778,18 @@ func newAdvisor(cfg *config.Config, logger *slog.Logger) (engine.Advisor, string
 		}
 		data, err := os.ReadFile(p.path)
 		if err != nil {
-			return nil, "", &config.UsageError{Err: fmt.Errorf("%s: %v", p.key, err)}
+			return llm.Config{}, &config.UsageError{Err: fmt.Errorf("%s: %v", p.key, err)}
 		}
 		if strings.TrimSpace(string(data)) == "" {
-			return nil, "", &config.UsageError{Err: fmt.Errorf("%s %s is empty: write a template in it (prompts/ has the defaults and examples), or drop %s to use the default",
+			return llm.Config{}, &config.UsageError{Err: fmt.Errorf("%s %s is empty: write a template in it (prompts/ has the defaults and examples), or drop %s to use the default",
 				p.key, p.path, p.key)}
 		}
 		if _, err := prompts.Parse(p.name, string(data)); err != nil {
-			return nil, "", &config.UsageError{Err: fmt.Errorf("%s %s: %v", p.key, p.path, err)}
+			return llm.Config{}, &config.UsageError{Err: fmt.Errorf("%s %s: %v", p.key, p.path, err)}
 		}
 		*p.dst = string(data)
 	}
-	adv, err := llm.New(lc, logger)
-	if err != nil {
-		return nil, "", &config.UsageError{Err: err}
-	}
-	return adv, url, nil
+	return lc, nil
 }
 
 func listModels(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
