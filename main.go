@@ -174,8 +174,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	}
 	// Settings that can still be wrong are checked before the state
 	// directory is touched: a bad start leaves no lock and no journal.
-	if err := checkListen(cfg.Listen); err != nil {
-		return err
+	var listener net.Listener // the HTTP server's, bound now so that a bad --listen fails first
+	if cfg.Listen != "" {
+		if listener, err = openListener(cfg.Listen); err != nil {
+			return err
+		}
+		defer listener.Close() // closed already once the server has served on it
 	}
 	advisorCfg, err := advisorConfig(cfg)
 	if err != nil {
@@ -254,7 +258,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	var srv *server.Server
 	src := &lazySource{}
 	if cfg.Listen != "" {
-		srv = server.New(server.Options{Addr: cfg.Listen, Logger: logger, Interval: b.wallInterval, Source: src})
+		srv = server.New(server.Options{Addr: cfg.Listen, Listener: listener, Logger: logger, Interval: b.wallInterval, Source: src})
 		observers = append(observers, srv.Observer())
 	}
 
@@ -670,13 +674,10 @@ func llmOptions(cfg *config.Config) (map[string]llm.ModelOptions, error) {
 	return out, nil
 }
 
-// checkListen refuses a --listen address that no listener could take:
-// not HOST:PORT with a port from 0 (any free one) to 65535, in use, or not
-// an address of this machine.
-func checkListen(addr string) error {
-	if addr == "" {
-		return nil
-	}
+// openListener binds the --listen address, or says why it cannot: not
+// HOST:PORT with a port from 0 (any free one) to 65535, in use, or not an
+// address of this machine.
+func openListener(addr string) (net.Listener, error) {
 	_, port, err := net.SplitHostPort(addr)
 	if err == nil {
 		var n int
@@ -685,15 +686,13 @@ func checkListen(addr string) error {
 		}
 	}
 	if err != nil {
-		return &config.UsageError{Err: fmt.Errorf("--listen %q: %v: write HOST:PORT, such as 127.0.0.1:9464 (port 0 picks a free one)", addr, err)}
+		return nil, &config.UsageError{Err: fmt.Errorf("--listen %q: %v: write HOST:PORT, such as 127.0.0.1:9464 (port 0 picks a free one)", addr, err)}
 	}
-	// Try it: an address in use or not on this machine fails here, before
-	// the state directory is touched, not after.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return &config.UsageError{Err: fmt.Errorf("--listen %s: %v (choose another address, or stop what uses it)", addr, err)}
+		return nil, &config.UsageError{Err: fmt.Errorf("--listen %s: %v (choose another address, or stop what uses it)", addr, err)}
 	}
-	return ln.Close()
+	return ln, nil
 }
 
 // resolveOllamaURL is the Ollama server to use: ollama.url as the

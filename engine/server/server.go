@@ -73,6 +73,10 @@ type Options struct {
 	// Addr is the address to listen on, exactly as given (such as
 	// 127.0.0.1:9464); port 0 picks a free port, which Start returns.
 	Addr string
+	// Listener, when set, is already bound (to Addr) and Start serves on it
+	// instead of binding: a caller can then fail on a bad address before
+	// doing anything else. The server closes it when it stops.
+	Listener net.Listener
 	// Source is the engine. When the engine is built after the server (it
 	// needs the server's Observer first), leave it nil and call SetSource;
 	// until then the endpoints answer as before the first decision.
@@ -208,14 +212,17 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 	if s.running {
 		return "", fmt.Errorf("start http server on %s: already started", s.o.Addr)
 	}
-	if s.o.Addr == "" {
-		return "", errors.New("start http server: no listen address given (--listen)")
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.o.Addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w (choose another --listen address, or stop what uses it)",
-			s.o.Addr, err)
+	ln := s.o.Listener
+	if ln == nil {
+		if s.o.Addr == "" {
+			return "", errors.New("start http server: no listen address given (--listen)")
+		}
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", s.o.Addr); err != nil {
+			return "", fmt.Errorf("listen on %s: %w (choose another --listen address, or stop what uses it)",
+				s.o.Addr, err)
+		}
 	}
 	addr := ln.Addr().String()
 	s.addr.Store(addr)

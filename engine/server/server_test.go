@@ -501,6 +501,33 @@ func TestStartOnABusyAddressFails(t *testing.T) {
 	}
 }
 
+// A listener bound before New is served as it is, and closed at the end.
+func TestStartServesAGivenListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Addr: "127.0.0.1:0", Listener: ln, Source: &fakeSource{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := s.Start(ctx)
+	if err != nil || addr != ln.Addr().String() {
+		t.Fatalf("Start = %q, %v; want the given listener's %s", addr, err, ln.Addr())
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := s.Wait(); err != nil {
+		t.Errorf("Wait: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("the given listener is still open after the context ended")
+	}
+}
+
 // Notifications arrive from the engine's goroutine while scrapes run.
 func TestNotifyWhileScraping(t *testing.T) {
 	s, src, _ := newTestServer(t)
