@@ -126,18 +126,29 @@ func metricValue(v float64, unit string) string {
 	return fmt.Sprintf("%.3g", v)
 }
 
-// bytesRate formats bytes per second with a decimal prefix: 42MB/s.
-func bytesRate(v float64) string {
-	units := []string{"B/s", "kB/s", "MB/s", "GB/s", "TB/s"}
+// rateUnits are the decimal prefixes of bytes per second, by power of 1000.
+var rateUnits = []string{"B/s", "kB/s", "MB/s", "GB/s", "TB/s"}
+
+// ratePrefix is the power of 1000 (an index into rateUnits) that shows m
+// bytes per second in at most three digits.
+func ratePrefix(m float64) int {
 	i := 0
-	for v >= 999.5 && i < len(units)-1 {
-		v /= 1000
+	for ; m >= 999.5 && i < len(rateUnits)-1; m /= 1000 {
 		i++
 	}
-	if v < 9.95 && i > 0 {
-		return fmt.Sprintf("%.1f%s", v, units[i])
+	return i
+}
+
+// bytesRate formats bytes per second with a decimal prefix: 42MB/s.
+func bytesRate(v float64) string {
+	i := ratePrefix(v)
+	for range i {
+		v /= 1000
 	}
-	return fmt.Sprintf("%.0f%s", v, units[i])
+	if v < 9.95 && i > 0 {
+		return fmt.Sprintf("%.1f%s", v, rateUnits[i])
+	}
+	return fmt.Sprintf("%.0f%s", v, rateUnits[i])
 }
 
 // trendValue formats a metric's trend per hour in the unit its value is
@@ -148,19 +159,15 @@ func trendValue(v, ref float64, unit string) string {
 	if unit != engine.UnitBytesPerSecond {
 		return fmt.Sprintf("%+.1f/h", v)
 	}
-	units := []string{"B/s", "kB/s", "MB/s", "GB/s", "TB/s"}
-	i := 0
-	for m := max(ref, math.Abs(v)); m >= 999.5 && i < len(units)-1; m /= 1000 {
-		i++
-	}
+	i := ratePrefix(max(ref, math.Abs(v)))
 	x := v / math.Pow(1000, float64(i))
 	switch a := math.Abs(x); {
 	case a >= 99.5:
-		return fmt.Sprintf("%+.0f%s/h", x, units[i])
+		return fmt.Sprintf("%+.0f%s/h", x, rateUnits[i])
 	case a >= 9.95:
-		return fmt.Sprintf("%+.1f%s/h", x, units[i])
+		return fmt.Sprintf("%+.1f%s/h", x, rateUnits[i])
 	}
-	return fmt.Sprintf("%+.2f%s/h", x, units[i])
+	return fmt.Sprintf("%+.2f%s/h", x, rateUnits[i])
 }
 
 // sizeGB formats a model's size on disk.
