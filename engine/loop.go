@@ -99,7 +99,7 @@ func (e *Engine) finishApply(ctx context.Context, r applyResult) {
 // decision and every answer.
 func (e *Engine) expire(ctx context.Context) {
 	now := e.o.Wall.Now()
-	e.dropPending(ctx, because("nobody answered in time; not applied"), func(p Pending) bool { return now.After(p.Expires) })
+	e.dropPending(ctx, because(ExpiredUnanswered+"; not applied"), func(p Pending) bool { return now.After(p.Expires) })
 }
 
 // takePending removes the waiting cards that drop selects (all when drop is
@@ -146,7 +146,7 @@ func because(why string) func(Pending) string { return func(Pending) string { re
 // capacityChanged says a card was made for another capacity than the scale
 // set has now.
 func capacityChanged(now, made int) string {
-	return fmt.Sprintf("capacity is %d now, not the %d this card was made for", now, made)
+	return ExpiredCapacity + fmt.Sprintf("%d now, not the %d this card was made for", now, made)
 }
 
 // dropStaleCards withdraws the cards made for another capacity than the one
@@ -238,7 +238,7 @@ func (e *Engine) answer(ctx context.Context, id string, approve bool) error {
 	dry := e.mode == ModeDryRun || e.o.ReadOnly
 	e.mu.Unlock()
 	if approve && dry {
-		e.dropPending(ctx, because("withdrawn: the mode is dry-run"), func(q Pending) bool { return q.Decision.ID == id })
+		e.dropPending(ctx, because(ExpiredWithdrawn+"the mode is dry-run"), func(q Pending) bool { return q.Decision.ID == id })
 		return fmt.Errorf("%w: card %s withdrawn, nothing applied", ErrDryRun, id)
 	}
 	if approve && busy {

@@ -91,6 +91,22 @@ const (
 	TypeSummary      = "summary"
 )
 
+// How the error of an expired event begins, by cause: readers (the
+// dashboard) tell the causes apart by these prefixes.
+const (
+	ExpiredUnanswered = "nobody answered in time" // the card's time ran out
+	ExpiredSuperseded = "superseded by decision " // then the newer decision's id
+	ExpiredCapacity   = "capacity is "            // the scale set no longer has the card's capacity
+	ExpiredWithdrawn  = "withdrawn: "             // then why: dry-run, or a decision keeping the capacity
+)
+
+// How a decision's note begins when its action was not put to the operator
+// as a card of its own.
+const (
+	NoteCardWaits = "same action already waits for approval as " // then the waiting card's id
+	NoteRejected  = "the operator rejected "                     // then from → to and when
+)
+
 // Decision is the record of one decision: one schema for headless stdout,
 // the journal, /api/decisions and the dashboard.
 type Decision struct {

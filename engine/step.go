@@ -176,7 +176,7 @@ func (e *Engine) act1(ctx context.Context, d *Decision, mode Mode) {
 	}
 	if mode == ModeDryRun || e.o.ReadOnly {
 		// switched to dry-run while cards waited: none of them may apply
-		e.dropPending(ctx, because("withdrawn: the mode is dry-run"), nil)
+		e.dropPending(ctx, because(ExpiredWithdrawn+"the mode is dry-run"), nil)
 	}
 	if d.Action != ActionHold {
 		switch {
@@ -367,7 +367,7 @@ func (e *Engine) queueApproval(d *Decision) []Event {
 		cool := max(e.o.Policy.CooldownOut, e.o.Policy.CooldownIn)
 		if again := r.at.Add(cool); e.o.Clock.Now().Before(again) {
 			e.mu.Unlock()
-			d.Notes = append(d.Notes, fmt.Sprintf("the operator rejected %d → %d at %s; not asked again before %s",
+			d.Notes = append(d.Notes, fmt.Sprintf(NoteRejected+"%d → %d at %s; not asked again before %s",
 				r.from, r.to, r.at.Format("15:04:05"), again.Format("15:04:05")))
 			return nil
 		}
@@ -375,10 +375,10 @@ func (e *Engine) queueApproval(d *Decision) []Event {
 	for _, p := range e.pending {
 		if p.Decision.Desired == d.Desired && p.Decision.Current == d.Current {
 			e.mu.Unlock()
-			d.Notes = append(d.Notes, fmt.Sprintf("same action already waits for approval as %s", p.Decision.ID))
+			d.Notes = append(d.Notes, NoteCardWaits+p.Decision.ID)
 			return nil
 		}
-		evs = append(evs, e.closedEvent(p, d.TS, "superseded by decision "+d.ID))
+		evs = append(evs, e.closedEvent(p, d.TS, ExpiredSuperseded+d.ID))
 	}
 	exp := wall.Add(e.o.ApprovalTTL)
 	e.pending = []Pending{{Decision: *d, Expires: exp}}
@@ -395,7 +395,7 @@ func (e *Engine) queueApproval(d *Decision) []Event {
 func (e *Engine) withdrawApprovals(d *Decision) []Event {
 	var evs []Event
 	for _, p := range e.takePending(nil) {
-		evs = append(evs, e.closedEvent(p, d.TS, fmt.Sprintf("withdrawn: decision %s recommends keeping %d", d.ID, d.Current)))
+		evs = append(evs, e.closedEvent(p, d.TS, ExpiredWithdrawn+fmt.Sprintf("decision %s recommends keeping %d", d.ID, d.Current)))
 	}
 	if len(evs) > 0 {
 		d.Notes = append(d.Notes, fmt.Sprintf("withdrew the waiting card %s", evs[0].DecisionID))

@@ -275,31 +275,23 @@ func expiryText(ev engine.Event) (outcome, text string) {
 	card := fmt.Sprintf("card %s (%d → %d)", shortID(ev.DecisionID), ev.From, ev.To)
 	note := strings.TrimSpace(ev.Error)
 	switch {
-	case strings.HasPrefix(note, supersededPrefix):
-		by := strings.TrimSpace(strings.TrimPrefix(note, supersededPrefix))
+	case strings.HasPrefix(note, engine.ExpiredSuperseded):
+		by := strings.TrimSpace(strings.TrimPrefix(note, engine.ExpiredSuperseded))
 		return "superseded", fmt.Sprintf("%s was superseded by decision %s; it was not applied",
 			card, shortID(oneLine(by)))
-	case strings.HasPrefix(note, "capacity is "):
+	case strings.HasPrefix(note, engine.ExpiredCapacity):
 		why := strings.TrimSuffix(note, "; not applied")
 		return "withdrawn", fmt.Sprintf("%s was withdrawn because the capacity changed (%s); it was not applied",
 			card, oneLine(why))
-	case strings.HasPrefix(note, withdrawnPrefix):
+	case strings.HasPrefix(note, engine.ExpiredWithdrawn):
 		return "withdrawn", fmt.Sprintf("%s was withdrawn: %s; it was not applied",
-			card, oneLine(strings.TrimPrefix(note, withdrawnPrefix)))
-	case note == "" || strings.HasPrefix(note, "nobody answered"):
+			card, oneLine(strings.TrimPrefix(note, engine.ExpiredWithdrawn)))
+	case note == "" || strings.HasPrefix(note, engine.ExpiredUnanswered):
 		return "expired", card + " expired unanswered; it was not applied"
 	}
 	return "withdrawn", fmt.Sprintf("%s was withdrawn: %s; it was not applied",
 		card, oneLine(strings.TrimSuffix(note, "; not applied")))
 }
-
-// supersededPrefix starts the engine's note on a card a newer decision
-// replaced.
-const supersededPrefix = "superseded by decision "
-
-// withdrawnPrefix starts the engine's note on a card a newer decision no
-// longer recommends.
-const withdrawnPrefix = "withdrawn: "
 
 func (m *model) cardByID(id string) (card, bool) {
 	for _, c := range m.cards {
@@ -330,14 +322,13 @@ func (m *model) outcome(d *engine.Decision) string {
 		}
 		// The same action already waited on an earlier card (the engine
 		// notes which): while that card waits, this row points at it.
-		const waits = "same action already waits for approval as "
 		for _, n := range d.Notes {
-			if id, ok := strings.CutPrefix(n, waits); ok {
+			if id, ok := strings.CutPrefix(n, engine.NoteCardWaits); ok {
 				if _, pending := m.cardByID(strings.TrimSpace(id)); pending {
 					return "on card"
 				}
 			}
-			if strings.HasPrefix(n, "the operator rejected") {
+			if strings.HasPrefix(n, engine.NoteRejected) {
 				return "not asked" // rejected a moment ago: not put to the operator again yet
 			}
 		}
